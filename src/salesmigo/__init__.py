@@ -1,0 +1,1 @@
+"""Salesmigo: in-store customer intelligence."""
