@@ -1,0 +1,1 @@
+"""Vision: detectors and recognisers behind small interfaces, pure functions on numpy frames."""
