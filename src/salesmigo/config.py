@@ -48,6 +48,9 @@ class DlibMatching(ModelMatching):
 
 class RecognitionSettings(BaseModel):
     default_model: RecognizerName = "sface"
+    # Enrolment also stores templates of these models, so face-api.js descriptors sent by
+    # the 2022 prototype's browser clients (dlib's network) find new customers too.
+    compatibility_models: list[RecognizerName] = ["dlib"]
     sface: SFaceMatching = SFaceMatching()
     dlib: DlibMatching = DlibMatching()
 

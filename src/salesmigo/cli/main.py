@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from salesmigo.cli import config_cmd
+from salesmigo.cli import config_cmd, customers_cmd, identify_cmd, legacy_cmd, serve_cmd
 
 app = typer.Typer(
     name="salesmigo",
@@ -16,6 +16,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(customers_cmd.app, name="customers")
+app.command()(serve_cmd.serve)
+app.command()(serve_cmd.migrate)
+app.command()(customers_cmd.enrol)
+app.command()(identify_cmd.identify)
+app.command("import-legacy")(legacy_cmd.import_legacy)
 
 
 def main() -> None:

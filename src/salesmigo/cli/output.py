@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,3 +21,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def print_json(value: object) -> None:
     # Plain print: Rich would wrap long lines and break machine-readable output.
     typer.echo(json.dumps(value, ensure_ascii=False))
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -38,6 +39,7 @@ class ExactIndex:
         self._template_ids = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._customer_ids = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
         self._row_of_template: dict[int, int] = {}
+        self._templates_per_customer: Counter[int] = Counter()
         self._size = 0
 
     def __len__(self) -> int:
@@ -46,9 +48,10 @@ class ExactIndex:
     def __contains__(self, template_id: int) -> bool:
         return template_id in self._row_of_template
 
-    def customer_count(self) -> int:
+    def customers(self) -> set[int]:
+        """The ids of every customer with at least one template here."""
         with self._lock:
-            return len(np.unique(self._customer_ids[: self._size]))
+            return set(self._templates_per_customer)
 
     def add(
         self,
@@ -70,6 +73,7 @@ class ExactIndex:
             self._customer_ids[rows] = customer_ids
             for offset, template_id in enumerate(template_ids):
                 self._row_of_template[int(template_id)] = self._size + offset
+            self._templates_per_customer.update(int(c) for c in customer_ids)
             self._size += len(matrix)
 
     def remove(self, template_ids: Sequence[int]) -> int:
@@ -80,6 +84,10 @@ class ExactIndex:
                 row = self._row_of_template.pop(int(template_id), None)
                 if row is None:
                     continue
+                customer = int(self._customer_ids[row])
+                self._templates_per_customer[customer] -= 1
+                if not self._templates_per_customer[customer]:
+                    del self._templates_per_customer[customer]
                 last = self._size - 1
                 if row != last:
                     self._vectors[row] = self._vectors[last]

@@ -70,6 +70,10 @@ class Gallery:
         index = self._indexes.get(model)
         return 0 if index is None else len(index)
 
+    def customers(self, model: str) -> set[int]:
+        index = self._indexes.get(model)
+        return set() if index is None else index.customers()
+
     def identify(self, model: str, vector: NDArray[np.float32]) -> Identification:
         index = self._indexes.get(model)
         hits = [] if index is None else index.nearest_customers(vector, k=2)

@@ -66,6 +66,8 @@ def test_incremental_add_and_remove_equals_a_rebuild() -> None:
     rebuilt.add([template_ids[i] for i in keep], [customer_ids[i] for i in keep], vectors[keep])
 
     assert len(incremental) == len(rebuilt) == len(keep)
+    assert incremental.customers() == rebuilt.customers()
+    assert customer_ids[1] not in incremental.customers()
     for query in rng.normal(size=(20, 16)).astype(np.float32):
         got, expected = incremental.nearest_customers(query, 2), rebuilt.nearest_customers(query, 2)
         assert [h.customer_id for h in got] == [h.customer_id for h in expected]

@@ -1,0 +1,1 @@
+"""HTTP API: FastAPI app factory, routes and error handling."""

@@ -1,0 +1,45 @@
+"""The FastAPI app factory: nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from salesmigo import __version__
+from salesmigo.api.errors import install_error_handlers
+from salesmigo.api.routes import customers, identify
+from salesmigo.config import Settings, load_settings
+from salesmigo.services.runtime import open_runtime
+from salesmigo.vision.pipeline import FacePipeline
+
+
+def create_app(settings: Settings | None = None, pipeline: FacePipeline | None = None) -> FastAPI:
+    """Build the app; the database, gallery and models open in its lifespan, not here."""
+    resolved = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = open_runtime(resolved, pipeline)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="Salesmigo",
+        version=__version__,
+        description="Recognise registered customers in store and tell the staff.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(customers.router, prefix="/api/v1")
+    app.include_router(identify.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,36 @@
+"""Opening the embedded runtime for one command, with operator-friendly failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import OperationalError
+
+from salesmigo.cli.output import fail
+from salesmigo.config import Settings, SettingsError, load_settings
+from salesmigo.services.errors import SalesmigoError
+from salesmigo.services.runtime import Runtime, open_runtime
+
+
+def cli_settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        fail(str(error))
+
+
+@contextmanager
+def cli_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+    """The runtime for a command; user errors become a sentence and exit code 1."""
+    resolved = settings or cli_settings()
+    try:
+        runtime = open_runtime(resolved)
+    except OperationalError as error:
+        fail(f"cannot open the database {resolved.resolved_database_url}: {error.orig}")
+    try:
+        yield runtime
+    except SalesmigoError as error:
+        fail(str(error))
+    finally:
+        runtime.close()
