@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from salesmigo.cli.context import cli_runtime
-from salesmigo.cli.output import JsonFlag, console, print_json
+from salesmigo.cli.output import JsonFlag, console, errors, print_json
 from salesmigo.services.identification import FrameIdentification, IdentifiedFace, identify_frame
 from salesmigo.vision.images import ImageError, load_image
 
@@ -96,6 +96,7 @@ def identify(
                     path, max_bytes=vision.max_upload_bytes, max_pixels=vision.max_image_pixels
                 )
             except ImageError as error:
+                errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
                 outcomes.append((path, error))
                 continue
             outcomes.append((path, identify_frame(runtime, frame, source)))

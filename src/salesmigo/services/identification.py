@@ -12,6 +12,7 @@ from salesmigo.gallery.gallery import Template
 from salesmigo.services.errors import InvalidInput
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin, Visit
+from salesmigo.store.types import utcnow
 from salesmigo.vision.types import Face, Frame, RejectedFace
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def _record(
     matched = [i for _, i in results if i.matched_customer_id is not None]
     if not matched:
         return {}
+    seen_at = utcnow()
     with runtime.sessions.begin() as session:
         names: dict[int, str] = {}
         for identification in matched:
@@ -117,6 +119,11 @@ def _record(
             names[customer_id] = customer.name
             if source:
                 session.add(
-                    Visit(customer_id=customer_id, source=source, distance=identification.distance)
+                    Visit(
+                        customer_id=customer_id,
+                        source=source,
+                        occurred_at=seen_at,
+                        distance=identification.distance,
+                    )
                 )
         return names

@@ -55,7 +55,9 @@ def faces_for_enrolment(runtime: Runtime, photos: Sequence[Photo]) -> list[Photo
                 )
             )
         elif not analysis.faces:
-            reason = analysis.rejected[0].reason if analysis.rejected else "no face found"
+            reason = "no face found"
+            if analysis.rejected:
+                reason = f"no usable face ({analysis.rejected[0].reason})"
             problems.append(PhotoProblem(photo.name, reason))
         else:
             face = analysis.faces[0]

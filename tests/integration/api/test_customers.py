@@ -70,7 +70,7 @@ def _empty(_: Photo) -> tuple[str, bytes, str]:
 @pytest.mark.parametrize(
     ("make_photo", "reason"),
     [
-        (lambda photo: photo(HAND), "no face"),
+        (lambda photo: photo(HAND), "no usable face"),
         (lambda photo: photo(GROUP), "2 faces"),
         (_not_an_image, "not an image"),
         (_truncated_jpeg, ""),
