@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for another writer before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_WAL_SWITCH_ATTEMPTS = 20
 
 
 def normalize_database_url(url: str | URL) -> URL:
@@ -68,13 +70,34 @@ def _configure_sqlite_connection(
 ) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        # WAL lets the dashboard read while a camera worker writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # First: switching to WAL takes a lock, and without a busy timeout a connection
+        # that meets another one doing the same fails at once with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+        _use_wal(cursor)
         # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per connection.
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the database file to WAL, which lets readers work while a writer writes.
+
+    WAL is stored in the file, so only the first connection ever switches. That switch
+    needs a lock for which SQLite does not always call the busy handler: connections
+    opening a new file at once (several processes starting) can see "database is
+    locked" and retry briefly instead.
+    """
+    for attempt in range(_WAL_SWITCH_ATTEMPTS):
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
