@@ -6,7 +6,16 @@ import logging
 
 import typer
 
-from salesmigo.cli import config_cmd, customers_cmd, identify_cmd, legacy_cmd, serve_cmd
+from salesmigo.cli import (
+    config_cmd,
+    customers_cmd,
+    demo_cmd,
+    embed_cmd,
+    evaluate,
+    identify_cmd,
+    legacy_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="salesmigo",
@@ -19,9 +28,12 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(customers_cmd.app, name="customers")
 app.command()(serve_cmd.serve)
 app.command()(serve_cmd.migrate)
+app.command()(demo_cmd.demo)
 app.command()(customers_cmd.enrol)
 app.command()(identify_cmd.identify)
 app.command("import-legacy")(legacy_cmd.import_legacy)
+app.add_typer(evaluate.app, name="eval")
+app.command("embed")(embed_cmd.embed)
 
 
 def main() -> None:

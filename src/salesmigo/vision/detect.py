@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,6 +118,9 @@ class MediapipeFaceDetector:
     ) -> None:
         # Imported here so that importing the vision package does not load mediapipe's
         # native libraries (and its protobuf warnings) until a detector is really needed.
+        # Its C++ side logs start-up chatter to stderr at INFO/WARNING; operators need none.
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from mediapipe.python.solutions import face_detection
 
         self._lock = threading.Lock()

@@ -86,7 +86,7 @@ def _to_bgr8(image: NDArray[Any]) -> Frame:
     raise ImageError(f"images with {channels} colour channels are not supported.")
 
 
-def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "The image") -> Frame:
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "the file") -> Frame:
     """Decode an encoded image (JPEG, PNG, WebP, BMP, ...) to an 8-bit BGR frame.
 
     Raises ImageError, whose message names ``name``, when the data is empty, too large,

@@ -79,7 +79,7 @@ def colour_image(height: int = 40, width: int = 60) -> Array:
     ],
 )
 def test_decode_refuses_with_a_sentence(data: bytes, limits: dict[str, int], message: str) -> None:
-    with pytest.raises(ImageError, match=r"^The image ") as caught:
+    with pytest.raises(ImageError, match=r"^the file ") as caught:
         decode_image(data, max_bytes=limits["max_bytes"], max_pixels=limits["max_pixels"])
     assert message in str(caught.value)
 

@@ -108,10 +108,10 @@ async def _identify_image(request: Request, runtime: RuntimeDep) -> IdentifyResp
     name = image.filename or "image"
     try:
         frame = decode_image(
-            data, max_bytes=vision.max_upload_bytes, max_pixels=vision.max_image_pixels
+            data, max_bytes=vision.max_upload_bytes, max_pixels=vision.max_image_pixels, name=name
         )
     except ImageError as error:
-        raise InvalidInput(f"{name}: {error}") from None
+        raise InvalidInput(str(error)) from None
     result = await run_in_threadpool(
         identification.identify_frame,
         runtime,

@@ -1,0 +1,3 @@
+from salesmigo.cli.main import main
+
+main()

@@ -1,0 +1,51 @@
+"""``salesmigo embed``: one JSON line per face image of a manifest, for offline analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from salesmigo.cli.evaluate import (
+    RootOption,
+    check_root,
+    describer,
+    open_pipeline,
+    progress_bar,
+    settings_or_fail,
+)
+from salesmigo.cli.output import fail, print_json
+from salesmigo.evaluation.embed import embed_record
+from salesmigo.evaluation.manifest import DatasetFileError, read_manifest, rows_of_kind
+
+EMBEDDED_KINDS = ("identity", "expression")
+
+
+def embed(
+    manifest: Annotated[
+        Path,
+        typer.Option(
+            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
+        ),
+    ],
+    root: RootOption,
+) -> None:
+    """Print the largest face of each identity/expression image as a JSON line on stdout.
+
+    Each line: path, found, model, descriptor (the default recogniser's), box [x, y, w, h],
+    det_score, expressions (null until an expression model exists) and ms. A missing or
+    unreadable file gives found=false and a warning on stderr; the command goes on.
+    """
+    settings = settings_or_fail()
+    try:
+        rows = rows_of_kind(read_manifest(manifest), *EMBEDDED_KINDS)
+    except DatasetFileError as error:
+        fail(str(error))
+    check_root(root)
+    model = settings.recognition.default_model
+    with open_pipeline(settings, model) as pipeline, progress_bar() as progress:
+        task = progress.add_task(f"{model}: embedding", total=len(rows))
+        describe = describer(pipeline, root, settings, model, progress, task)
+        for row in rows:
+            print_json(embed_record(row.path, describe(row.path)))
