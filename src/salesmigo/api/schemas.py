@@ -13,7 +13,7 @@ class CustomerPublic(BaseModel):
 
     id: int
     name: str
-    email: str
+    email: str | None
     phone: str | None
     date_of_birth: date | None
     location: str | None

@@ -158,6 +158,8 @@ def search(
 def update(runtime: Runtime, customer_id: int, changes: dict[str, Any]) -> CustomerRecord:
     if "name" in changes and not (changes["name"] or "").strip():
         raise InvalidInput("name must not be empty")
+    if "email" in changes and not changes["email"]:
+        raise InvalidInput("email cannot be removed: it identifies the customer")
     try:
         with runtime.sessions.begin() as session:
             customer = _existing(session, customer_id)

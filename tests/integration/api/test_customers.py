@@ -164,6 +164,9 @@ def test_search_update_and_errors(client: TestClient, photo: Photo) -> None:
 
     taken = client.patch(f"/api/v1/customers/{obama['id']}", json={"email": "joe@example.com"})
     assert taken.status_code == 409
+    no_email = client.patch(f"/api/v1/customers/{obama['id']}", json={"email": None})
+    assert no_email.status_code == 422
+    assert "email" in no_email.json()["detail"]
     unknown_field = client.patch(f"/api/v1/customers/{obama['id']}", json={"colour": "blue"})
     assert unknown_field.status_code == 422
     assert "colour" in unknown_field.json()["detail"]
