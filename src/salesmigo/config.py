@@ -73,6 +73,25 @@ class VisionSettings(BaseModel):
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 
 
+class GallerySettings(BaseModel):
+    """How the 1:N search index is built and kept."""
+
+    index: Literal["auto", "exact", "hnsw"] = Field(
+        default="auto",
+        description="auto: exact up to ann_min_size templates per model, HNSW beyond.",
+    )
+    ann_min_size: int = Field(default=2_000_000, ge=1)
+    persist: bool = Field(
+        default=True, description="Keep a checksummed index snapshot in data_dir for fast start."
+    )
+    sync_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Longest wait before this process sees another process's enrolments.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -92,8 +111,13 @@ class Settings(BaseSettings):
         le=4,
         description="Overrides the default recogniser's threshold (recognition.<model>.threshold).",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: carries change notifications between processes.",
+    )
     recognition: RecognitionSettings = RecognitionSettings()
     vision: VisionSettings = VisionSettings()
+    gallery: GallerySettings = GallerySettings()
 
     @field_validator("database_url")
     @classmethod
