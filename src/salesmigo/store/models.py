@@ -13,7 +13,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, MetaData, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from salesmigo.store.types import UTCDateTime, decode_vector, encode_vector, utcnow
@@ -170,3 +180,111 @@ class Visit(Base):
 
     def __repr__(self) -> str:
         return f"<Visit id={self.id} customer_id={self.customer_id} source={self.source}>"
+
+
+class GalleryChange(Base):
+    """One template added to or removed from the gallery; the id is the gallery revision.
+
+    Every process replays this log to keep its in-memory index in step with the database,
+    and a persisted index snapshot records the revision it reflects. No foreign key: a
+    removal row outlives the template it names.
+    """
+
+    __tablename__ = "gallery_changes"
+    __table_args__ = (CheckConstraint("op IN ('add', 'remove')", name="op_known"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    op: Mapped[str] = mapped_column(String(8))
+    template_id: Mapped[int]
+    customer_id: Mapped[int]
+    model: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoreIdentity(Base):
+    """A single row naming this database, so a snapshot of another one is never loaded."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    database_id: Mapped[str] = mapped_column(String(32))
+
+
+class CameraRole(StrEnum):
+    ENTRANCE = "entrance"
+    AISLE = "aisle"
+    FITTING_ROOM = "fitting_room"
+
+
+class Aisle(Base):
+    __tablename__ = "aisles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    category: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    __table_args__ = (
+        CheckConstraint("role IN ('entrance', 'aisle', 'fitting_room')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    # An aisle camera without an aisle still identifies; its observations have no aisle.
+    aisle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("aisles.id", ondelete="SET NULL"), index=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    aisle: Mapped[Aisle | None] = relationship()
+
+
+class ExpressionObservation(Base):
+    """A facial expression seen at a place and time: a time series, never overwritten."""
+
+    __tablename__ = "expression_observations"
+    __table_args__ = (
+        Index("ix_expression_observations_aisle_id_observed_at", "aisle_id", "observed_at"),
+        Index("ix_expression_observations_customer_id_observed_at", "customer_id", "observed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # The anonymous visit for someone not recognised (and the visit of a customer, if any).
+    visit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), index=True
+    )
+    aisle_id: Mapped[int | None] = mapped_column(ForeignKey("aisles.id", ondelete="SET NULL"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(16))
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    observed_at: Mapped[datetime]
+
+
+class GestureObservation(Base):
+    """A feedback gesture seen at a place and time: a time series, never overwritten."""
+
+    __tablename__ = "gesture_observations"
+    __table_args__ = (
+        Index("ix_gesture_observations_aisle_id_observed_at", "aisle_id", "observed_at"),
+        Index("ix_gesture_observations_customer_id_observed_at", "customer_id", "observed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), index=True
+    )
+    aisle_id: Mapped[int | None] = mapped_column(ForeignKey("aisles.id", ondelete="SET NULL"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    gesture: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float]
+    observed_at: Mapped[datetime]

@@ -16,8 +16,8 @@ from salesmigo.store.models import Base
 TABLES = {"customers", "face_templates", "visits"}
 
 
-def test_head_is_the_readable_first_revision() -> None:
-    assert head_revision() == "0001"
+def test_revisions_are_numbered_in_order() -> None:
+    assert head_revision() == "0003"
 
 
 def test_upgrade_creates_the_schema_on_an_empty_database(database_url: str) -> None:
