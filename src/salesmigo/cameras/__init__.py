@@ -1,0 +1,1 @@
+"""Cameras: sources, per-camera workers, tracking, events, and the durable outbox."""
