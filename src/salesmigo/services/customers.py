@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from salesmigo.gallery.gallery import Template
 from salesmigo.services.errors import Conflict, ConsentRequired, InvalidInput, NotFound
 from salesmigo.services.photos import Photo, PhotoFace, faces_for_enrolment
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.errors import DuplicateEmailError
+from salesmigo.store.gallery_log import record_added, record_customer_removed
 from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin
 from salesmigo.store.repositories import CustomerRepository
 from salesmigo.store.types import utcnow
@@ -63,7 +63,7 @@ def _record(session: Session, customer: Customer) -> CustomerRecord:
     )
 
 
-def _existing(session: Session, customer_id: int) -> Customer:
+def existing_customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist")
@@ -86,12 +86,9 @@ def _store_templates(
         for embedding in face.embeddings
     ]
     session.add_all(templates)
+    session.flush()
+    record_added(session, templates)
     return templates
-
-
-def _publish(runtime: Runtime, customer_id: int, templates: Sequence[FaceTemplate]) -> None:
-    """Called after commit: the gallery never knows a template the database does not."""
-    runtime.gallery.add(Template(t.id, customer_id, t.model, t.embedding) for t in templates)
 
 
 def enrol(
@@ -119,31 +116,29 @@ def enrol(
                 consent_given_at=utcnow(),
             )
             CustomerRepository(session).add(customer)
-            templates = _store_templates(session, customer, faces, TemplateOrigin.ENROLMENT)
-            session.flush()
+            _store_templates(session, customer, faces, TemplateOrigin.ENROLMENT)
             record = _record(session, customer)
     except DuplicateEmailError:
         raise Conflict(f"a customer with e-mail {details.email} is already enrolled") from None
-    _publish(runtime, record.id, templates)
+    runtime.gallery_changed()
     return record
 
 
 def add_photos(runtime: Runtime, customer_id: int, photos: Sequence[Photo]) -> CustomerRecord:
     with runtime.sessions() as session:
-        _existing(session, customer_id)
+        existing_customer(session, customer_id)
     faces = faces_for_enrolment(runtime, photos)
     with runtime.sessions.begin() as session:
-        customer = _existing(session, customer_id)
-        templates = _store_templates(session, customer, faces, TemplateOrigin.ENROLMENT)
-        session.flush()
+        customer = existing_customer(session, customer_id)
+        _store_templates(session, customer, faces, TemplateOrigin.ENROLMENT)
         record = _record(session, customer)
-    _publish(runtime, customer_id, templates)
+    runtime.gallery_changed()
     return record
 
 
 def get(runtime: Runtime, customer_id: int) -> CustomerRecord:
     with runtime.sessions() as session:
-        return _record(session, _existing(session, customer_id))
+        return _record(session, existing_customer(session, customer_id))
 
 
 def search(
@@ -162,7 +157,7 @@ def update(runtime: Runtime, customer_id: int, changes: dict[str, Any]) -> Custo
         raise InvalidInput("email cannot be removed: it identifies the customer")
     try:
         with runtime.sessions.begin() as session:
-            customer = _existing(session, customer_id)
+            customer = existing_customer(session, customer_id)
             email = changes.get("email")
             if email:
                 other = CustomerRepository(session).get_by_email(email)
@@ -179,5 +174,7 @@ def update(runtime: Runtime, customer_id: int, changes: dict[str, Any]) -> Custo
 def erase(runtime: Runtime, customer_id: int) -> None:
     """Delete the customer with their templates and visits, and drop them from the gallery."""
     with runtime.sessions.begin() as session:
-        session.delete(_existing(session, customer_id))
-    runtime.gallery.remove_customer(customer_id)
+        customer = existing_customer(session, customer_id)
+        record_customer_removed(session, customer_id)
+        session.delete(customer)
+    runtime.gallery_changed()

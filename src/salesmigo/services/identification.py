@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from salesmigo.gallery.decision import Identification
-from salesmigo.gallery.gallery import Template
 from salesmigo.services.errors import InvalidInput
 from salesmigo.services.runtime import Runtime
+from salesmigo.store.gallery_log import record_added
 from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin, Visit
 from salesmigo.store.types import utcnow
 from salesmigo.vision.types import Face, Frame, RejectedFace
@@ -94,8 +94,8 @@ def _identify_legacy_only(runtime: Runtime, frame: Frame, face: Face) -> Identif
         )
         session.add(template)
         session.flush()
-        template_id = template.id
-    runtime.gallery.add([Template(template_id, customer_id, default_model, face.embedding.vector)])
+        record_added(session, [template])
+    runtime.gallery_changed()
     logger.info("customer %s upgraded from legacy templates to %s", customer_id, default_model)
     return identification
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.gallery.gallery import Template
 from salesmigo.services.errors import InvalidInput
 from salesmigo.services.runtime import Runtime
+from salesmigo.store.gallery_log import record_added
 from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin, normalize_email
 from salesmigo.store.repositories import CustomerRepository
 from salesmigo.store.types import utcnow
@@ -100,7 +100,7 @@ def import_customers(
     time: the prototype enrolled these customers with their faces, so they had agreed then.
     """
     skipped: list[str] = []
-    added: list[tuple[int, FaceTemplate]] = []
+    added: list[FaceTemplate] = []
     with runtime.sessions.begin() as session:
         repository = CustomerRepository(session)
         for legacy in customers:
@@ -122,6 +122,7 @@ def import_customers(
             ]
             session.add_all(templates)
             session.flush()
-            added.extend((customer.id, t) for t in templates)
-    runtime.gallery.add(Template(t.id, cid, t.model, t.embedding) for cid, t in added)
+            added.extend(templates)
+        record_added(session, added)
+    runtime.gallery_changed()
     return ImportReport(len(customers) - len(skipped), skipped, len(added))
