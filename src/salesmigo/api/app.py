@@ -6,10 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from salesmigo import __version__
 from salesmigo.api.errors import install_error_handlers
-from salesmigo.api.routes import customers, identify
+from salesmigo.api.routes import (
+    customers,
+    events,
+    frames,
+    identify,
+    live,
+    places,
+    sentiment,
+)
 from salesmigo.config import Settings, load_settings
 from salesmigo.services.runtime import open_runtime
 from salesmigo.vision.pipeline import FacePipeline
@@ -22,6 +31,8 @@ def create_app(settings: Settings | None = None, pipeline: FacePipeline | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = open_runtime(resolved, pipeline)
+        # A server answers from the gallery and must see other processes' enrolments.
+        await run_in_threadpool(runtime.follow_gallery_changes)
         app.state.runtime = runtime
         try:
             yield
@@ -37,6 +48,11 @@ def create_app(settings: Settings | None = None, pipeline: FacePipeline | None =
     install_error_handlers(app)
     app.include_router(customers.router, prefix="/api/v1")
     app.include_router(identify.router, prefix="/api/v1")
+    app.include_router(places.router, prefix="/api/v1")
+    app.include_router(sentiment.router, prefix="/api/v1")
+    app.include_router(frames.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(live.router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

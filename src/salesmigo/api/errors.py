@@ -11,15 +11,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salesmigo.services.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     PhotosRejected,
     SalesmigoError,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422}
+_STATUS: dict[type[SalesmigoError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+}
 
 
 def _status_of(error: SalesmigoError) -> int:
@@ -44,7 +52,9 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": str(error)}
         if isinstance(error, PhotosRejected):
             body["problems"] = [{"photo": p.photo, "reason": p.reason} for p in error.problems]
-        return JSONResponse(body, status_code=_status_of(error))
+        status = _status_of(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

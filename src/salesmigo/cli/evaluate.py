@@ -1,4 +1,5 @@
-"""``salesmigo eval verify / identify``: score the face pipeline on labelled test images."""
+"""``salesmigo eval verify / identify / expressions / gestures``: score the vision pipeline
+on labelled test images."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import console, errors, fail, print_json
-from salesmigo.config import Settings, SettingsError, load_settings
-from salesmigo.evaluation.embed import FaceDescription, describe_image
+from salesmigo.config import Settings
+from salesmigo.evaluation.embed import ExpressionReader, FaceDescription, describe_image
 from salesmigo.evaluation.identify import evaluate_identification, split_identities
 from salesmigo.evaluation.manifest import DatasetFileError, read_manifest, read_pairs
 from salesmigo.evaluation.verify import distinct_images, score_verification
@@ -40,13 +42,6 @@ JsonOption = Annotated[
 RootOption = Annotated[
     Path, typer.Option("--root", help="Folder the image paths in the file are relative to.")
 ]
-
-
-def settings_or_fail() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        fail(str(error))
 
 
 def check_root(root: Path) -> None:
@@ -90,11 +85,14 @@ def describer(
     model: str,
     progress: Progress,
     task: TaskID,
+    expression_reader: ExpressionReader | None = None,
 ) -> Callable[[str], FaceDescription]:
     """Describe ``root / path``, warn on stderr about unreadable files, advance the bar."""
 
     def describe(path: str) -> FaceDescription:
-        description = describe_image(pipeline, root / path, model, settings.vision)
+        description = describe_image(
+            pipeline, root / path, model, settings.vision, expression_reader
+        )
         if description.error is not None:
             progress.console.print(
                 f"[yellow]warning:[/] {description.error} (counted as no face)", highlight=False
@@ -122,7 +120,7 @@ def verify(
     Folds are interleaved (pair i is in fold i mod 10). Each distinct image is analysed
     once; when the live quality gate rejects every face, the largest one is still used.
     """
-    settings = settings_or_fail()
+    settings = cli_settings()
     try:
         pair_list = read_pairs(pairs)
     except DatasetFileError as error:
@@ -180,7 +178,7 @@ def identify(
     enrolled, ... Each enrolled identity's first image enrols it into an in-memory gallery
     and its other images are probes; stranger images must come out "unknown".
     """
-    settings = settings_or_fail()
+    settings = cli_settings()
     try:
         rows = read_manifest(manifest)
     except DatasetFileError as error:
@@ -216,3 +214,212 @@ def identify(
         errors.print(
             "could not enrol (no face): " + ", ".join(report.enrol_failed), highlight=False
         )
+
+
+@app.command()
+def gestures(
+    manifest: Annotated[
+        Path,
+        typer.Option(
+            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
+        ),
+    ],
+    root: RootOption,
+    json: JsonOption = False,
+) -> None:
+    """Hand gestures: accuracy, per-class accuracy, confusion, images with no hand found.
+
+    Uses rows of kind "gesture" whose label is one of thumbs_up, thumbs_down, victory,
+    open_palm, fist, pointing_up, none, or a dataset name mapped to one (like, dislike,
+    peace, palm, one, no_gesture, ...); other labels are ignored. Accuracies are over the
+    images where a hand was found; the goal accuracy is over the first five gestures.
+    """
+    # Imported here so that this command stays a self-contained addition to the module.
+    from salesmigo.evaluation.gestures import (
+        GOAL_GESTURES,
+        GestureSample,
+        gesture_rows,
+        predict_gesture,
+        score_gestures,
+    )
+    from salesmigo.vision.hands import HandDetector
+    from salesmigo.vision.images import ImageError, load_image
+
+    settings = cli_settings()
+    try:
+        rows = read_manifest(manifest)
+    except DatasetFileError as error:
+        fail(str(error))
+    check_root(root)
+    labelled, ignored = gesture_rows(rows)
+    if not labelled:
+        fail(
+            f"the manifest {manifest} has no rows of kind 'gesture' labelled with one of the "
+            "seven gestures (or a dataset label mapped to one)."
+        )
+    samples: list[GestureSample] = []
+    milliseconds: list[float] = []
+    try:
+        detector = HandDetector(static_image_mode=True)
+    except (ImportError, RuntimeError) as error:
+        fail(f"the hand landmark model cannot be loaded: {error}")
+    try:
+        detector.detect(np.zeros((64, 64, 3), dtype=np.uint8))  # start-up is not timed
+        with progress_bar() as progress:
+            task = progress.add_task("hands: classifying", total=len(labelled))
+            for row in labelled:
+                try:
+                    frame = load_image(
+                        root / row.path,
+                        max_bytes=settings.vision.max_upload_bytes,
+                        max_pixels=settings.vision.max_image_pixels,
+                    )
+                except ImageError as error:
+                    progress.console.print(
+                        f"[yellow]warning:[/] {error} (counted as no hand)", highlight=False
+                    )
+                    samples.append(GestureSample(row.path, row.truth, None))
+                else:
+                    predicted, elapsed = predict_gesture(detector, frame)
+                    samples.append(GestureSample(row.path, row.truth, predicted))
+                    milliseconds.append(elapsed)
+                progress.advance(task)
+    finally:
+        detector.close()
+    report = score_gestures(samples, milliseconds, ignored=ignored)
+    if json:
+        print_json(report.as_dict())
+        return
+    goal = ", ".join(gesture.value for gesture in GOAL_GESTURES)
+    table = Table(title="Hand gestures")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy (images with a hand)", _percent(report.accuracy))
+    table.add_row(f"accuracy over {goal}", _percent(report.goal_accuracy))
+    table.add_row("hand found", _percent(report.hand_found_rate))
+    table.add_row("images / with no hand", f"{report.images} / {report.no_hand}")
+    table.add_row("rows ignored (other labels)", str(report.ignored))
+    table.add_row("ms per image (hands + classification)", f"{report.ms_per_image:.1f}")
+    console.print(table)
+    classes = Table(title="Per class (rows: true label; columns: predicted, images with a hand)")
+    classes.add_column("label")
+    classes.add_column("accuracy", justify="right")
+    classes.add_column("images", justify="right")
+    classes.add_column("no hand", justify="right")
+    predicted_labels = [
+        label
+        for label in dict.fromkeys(p for row in report.confusion.values() for p in row)
+        if any(row[label] for row in report.confusion.values())
+    ]
+    for label in predicted_labels:
+        classes.add_column(label.value, justify="right")
+    for truth, score in report.per_class.items():
+        counts = [str(report.confusion[truth][label]) for label in predicted_labels]
+        classes.add_row(
+            truth.value, _percent(score.accuracy), str(score.images), str(score.no_hand), *counts
+        )
+    console.print(classes)
+
+
+@app.command()
+def expressions(
+    manifest: Annotated[
+        Path,
+        typer.Option(
+            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
+        ),
+    ],
+    root: RootOption,
+    json: JsonOption = False,
+) -> None:
+    """Facial expressions: accuracy, per-class accuracy, confusion, images with no face.
+
+    Uses rows of kind "expression" labelled neutral, happy, sad, angry, fearful, disgusted
+    or surprised (or a synonym such as normal or surprise); other labels are ignored. The
+    largest face of each image is classified; accuracies are over the images with a face.
+    "ms per face" times the expression model alone (crop, resize, network).
+    """
+    # Imported here so that this command stays a self-contained addition to the module.
+    from salesmigo.evaluation.expressions import (
+        ExpressionSample,
+        expression_rows,
+        predict_expression,
+        score_expressions,
+    )
+    from salesmigo.vision.detect import MediapipeFaceDetector
+    from salesmigo.vision.expression import ExpressionClassifier
+    from salesmigo.vision.images import ImageError, load_image
+
+    settings = cli_settings()
+    try:
+        rows = read_manifest(manifest)
+    except DatasetFileError as error:
+        fail(str(error))
+    check_root(root)
+    labelled, ignored = expression_rows(rows)
+    if not labelled:
+        fail(
+            f"the manifest {manifest} has no rows of kind 'expression' labelled with one of "
+            "the seven expressions."
+        )
+    try:
+        classifier = ExpressionClassifier(settings.models_dir)
+    except ModelUnavailableError as error:
+        fail(str(error))
+    samples: list[ExpressionSample] = []
+    milliseconds: list[float] = []
+    detector = MediapipeFaceDetector()
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("expressions: classifying", total=len(labelled))
+            for row in labelled:
+                try:
+                    frame = load_image(
+                        root / row.path,
+                        max_bytes=settings.vision.max_upload_bytes,
+                        max_pixels=settings.vision.max_image_pixels,
+                    )
+                except ImageError as error:
+                    progress.console.print(
+                        f"[yellow]warning:[/] {error} (counted as no face)", highlight=False
+                    )
+                    samples.append(ExpressionSample(row.path, row.truth, None))
+                else:
+                    predicted, elapsed = predict_expression(detector, classifier, frame)
+                    samples.append(ExpressionSample(row.path, row.truth, predicted))
+                    if predicted is not None:
+                        milliseconds.append(elapsed)
+                progress.advance(task)
+    finally:
+        detector.close()
+    report = score_expressions(samples, milliseconds, ignored=ignored)
+    if json:
+        print_json(report.as_dict())
+        return
+    table = Table(title=f"Facial expressions ({classifier.model_version})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    with_face = report.images - report.no_face
+    table.add_row(
+        "accuracy (images with a face)",
+        f"{_percent(report.accuracy)} ({report.correct} of {with_face})",
+    )
+    table.add_row("happy vs not happy", _percent(report.happy_accuracy))
+    table.add_row("images / with no face", f"{report.images} / {report.no_face}")
+    table.add_row("rows ignored (other labels)", str(report.ignored))
+    table.add_row("ms per face (expression model)", f"{report.ms_per_face:.1f}")
+    console.print(table)
+    classes = Table(title="Per class (rows: true label; columns: predicted, images with a face)")
+    classes.add_column("label")
+    classes.add_column("accuracy", justify="right")
+    classes.add_column("images", justify="right")
+    classes.add_column("no face", justify="right")
+    labels = list(next(iter(report.confusion.values()), {}))
+    for label in labels:
+        classes.add_column(label[:5], justify="right")
+    for truth, score in report.per_class.items():
+        counts = [str(report.confusion[truth][label]) for label in labels]
+        classes.add_row(
+            truth, _percent(score.accuracy), str(score.images), str(score.no_face), *counts
+        )
+    console.print(classes)

@@ -17,6 +17,14 @@ class Conflict(SalesmigoError):
     pass
 
 
+class Unauthorized(SalesmigoError):
+    """No valid credentials (HTTP 401)."""
+
+
+class Forbidden(SalesmigoError):
+    """Valid credentials that do not allow this (HTTP 403)."""
+
+
 class InvalidInput(SalesmigoError):
     pass
 

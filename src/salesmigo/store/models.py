@@ -175,6 +175,8 @@ class Visit(Base):
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     # Distance of the match that identified the customer; None when not from recognition.
     distance: Mapped[float | None]
+    # When the person was last seen (a camera track ended); None for a single sighting.
+    departed_at: Mapped[datetime | None]
 
     customer: Mapped[Customer | None] = relationship(back_populates="visits")
 
@@ -288,3 +290,29 @@ class GestureObservation(Base):
     gesture: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float]
     observed_at: Mapped[datetime]
+
+
+class CameraToken(Base):
+    """A secret that lets one camera agent send events, and nothing else.
+
+    Only a SHA-256 of the token is kept: the token itself is shown once, when issued.
+    """
+
+    __tablename__ = "camera_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class IngestedEvent(Base):
+    """The id of every camera event stored: what makes ingest idempotent."""
+
+    __tablename__ = "ingested_events"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

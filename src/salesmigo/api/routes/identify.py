@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from salesmigo.api.deps import RuntimeDep
 from salesmigo.api.schemas import (
@@ -18,9 +17,10 @@ from salesmigo.api.schemas import (
     IdentifyResponse,
     RejectedFacePublic,
 )
+from salesmigo.api.uploads import read_form_image
 from salesmigo.services import identification
 from salesmigo.services.errors import InvalidInput
-from salesmigo.vision.images import ImageError, decode_image
+from salesmigo.vision.types import RejectedFace
 
 router = APIRouter(tags=["identify"])
 
@@ -44,7 +44,14 @@ _OPENAPI_BODY: dict[str, Any] = {
 }
 
 
-def _public(face: identification.IdentifiedFace) -> IdentifiedFace:
+def public_rejected(rejected: RejectedFace) -> RejectedFacePublic:
+    detection = rejected.detection
+    return RejectedFacePublic(
+        box=detection.box.as_list(), detection_score=detection.score, reason=rejected.reason
+    )
+
+
+def public_face(face: identification.IdentifiedFace) -> IdentifiedFace:
     result = face.identification
     customer_id = result.matched_customer_id
     customer = (
@@ -77,11 +84,7 @@ async def identify(request: Request, runtime: RuntimeDep) -> IdentifyResponse:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         return await _identify_descriptor(request, runtime)
-    if content_type.startswith("multipart/form-data"):
-        return await _identify_image(request, runtime)
-    raise InvalidInput(
-        "send a multipart form with an 'image' file, or JSON {\"descriptor\": [128 numbers]}"
-    )
+    return await _identify_image(request, runtime)
 
 
 async def _identify_descriptor(request: Request, runtime: RuntimeDep) -> IdentifyResponse:
@@ -94,36 +97,14 @@ async def _identify_descriptor(request: Request, runtime: RuntimeDep) -> Identif
     face = await run_in_threadpool(
         identification.identify_descriptor, runtime, query.descriptor, query.source
     )
-    return IdentifyResponse(faces=[_public(face)])
+    return IdentifyResponse(faces=[public_face(face)])
 
 
 async def _identify_image(request: Request, runtime: RuntimeDep) -> IdentifyResponse:
-    vision = runtime.settings.vision
-    async with request.form(max_files=1, max_fields=10) as form:
-        image = form.get("image")
-        source = form.get("source")
-        if not isinstance(image, UploadFile):
-            raise InvalidInput("the form needs a file field named 'image'")
-        data = await image.read(vision.max_upload_bytes + 1)
-    name = image.filename or "image"
-    try:
-        frame = decode_image(
-            data, max_bytes=vision.max_upload_bytes, max_pixels=vision.max_image_pixels, name=name
-        )
-    except ImageError as error:
-        raise InvalidInput(str(error)) from None
-    result = await run_in_threadpool(
-        identification.identify_frame,
-        runtime,
-        frame,
-        source if isinstance(source, str) and source else None,
-    )
+    upload = await read_form_image(request, runtime.settings.vision)
+    source = upload.fields.get("source") or None
+    result = await run_in_threadpool(identification.identify_frame, runtime, upload.frame, source)
     return IdentifyResponse(
-        faces=[_public(face) for face in result.faces],
-        rejected=[
-            RejectedFacePublic(
-                box=r.detection.box.as_list(), detection_score=r.detection.score, reason=r.reason
-            )
-            for r in result.rejected
-        ],
+        faces=[public_face(face) for face in result.faces],
+        rejected=[public_rejected(r) for r in result.rejected],
     )

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 _NOW = sa.DateTime(timezone=True)
 
 
-def _who_where_when(table: str) -> list[sa.SchemaItem]:
+def _who_where_when(table: str) -> list[sa.schema.SchemaItem]:
     """The columns and keys both observation tables share: who, where and when."""
     return [
         sa.Column("id", sa.Integer(), nullable=False),

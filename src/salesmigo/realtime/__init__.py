@@ -1,0 +1,1 @@
+"""Publish/subscribe for live events: in-process by default, Redis across processes."""

@@ -1,0 +1,117 @@
+"""Storing events sent by camera agents, exactly once each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesmigo.cameras.events import (
+    CameraEvent,
+    EventBatch,
+    ExpressionEvent,
+    GestureEvent,
+    IngestReport,
+    VisitEvent,
+)
+from salesmigo.services import live
+from salesmigo.services.camera_tokens import camera_for_token
+from salesmigo.services.errors import Forbidden, NotFound
+from salesmigo.services.runtime import Runtime
+from salesmigo.store.models import (
+    Camera,
+    Customer,
+    ExpressionObservation,
+    GestureObservation,
+    IngestedEvent,
+    Visit,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_events(
+    runtime: Runtime, camera_name: str, token: str | None, batch: EventBatch
+) -> IngestReport:
+    """Store each event not stored before, in one transaction per batch.
+
+    Ids already present are counted as duplicates and skipped, so an agent that resends
+    after a lost answer changes nothing. Two deliveries of one batch racing each other
+    collide on the primary key; the loser retries and finds them all stored.
+    """
+    camera = camera_for_token(runtime, token)
+    if camera.name != camera_name:
+        with runtime.sessions() as session:
+            if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
+                raise NotFound(f"camera {camera_name!r} does not exist")
+        raise Forbidden(f"this token belongs to camera {camera.name!r}, not {camera_name!r}")
+    for attempt in range(2):
+        try:
+            with runtime.sessions.begin() as session:
+                stored = _store(session, camera, batch.events)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+            logger.info("concurrent delivery of the same events from %s; retrying", camera.name)
+    for event, customer_id in stored:
+        details = event.model_dump(mode="json", exclude={"type", "customer_id", "occurred_at"})
+        live.publish(runtime, event.type, camera.name, event.occurred_at, customer_id, **details)
+    return IngestReport(accepted=len(stored), duplicates=len(batch.events) - len(stored))
+
+
+def _store(
+    session: Session, camera: Camera, events: Sequence[CameraEvent]
+) -> list[tuple[CameraEvent, int | None]]:
+    """The events stored now (not seen before), each with the customer it was stored for."""
+    ids = [str(event.id) for event in events]
+    seen = set(
+        session.scalars(select(IngestedEvent.event_id).where(IngestedEvent.event_id.in_(ids)))
+    )
+    fresh = [e for e in events if str(e.id) not in seen]
+    fresh = list({str(e.id): e for e in fresh}.values())  # an id twice in one batch counts once
+    customers = {e.customer_id for e in fresh if e.customer_id is not None}
+    # A customer erased since the agent identified them is stored as unknown.
+    existing = set(session.scalars(select(Customer.id).where(Customer.id.in_(customers))))
+    stored = []
+    for event in fresh:
+        customer_id = event.customer_id if event.customer_id in existing else None
+        session.add(IngestedEvent(event_id=str(event.id), camera_id=camera.id, type=event.type))
+        session.add(_row(event, camera, customer_id))
+        stored.append((event, customer_id))
+    session.flush()
+    return stored
+
+
+def _row(
+    event: CameraEvent, camera: Camera, customer_id: int | None
+) -> Visit | ExpressionObservation | GestureObservation:
+    if isinstance(event, VisitEvent):
+        return Visit(
+            customer_id=customer_id,
+            source=camera.name,
+            occurred_at=event.arrived_at,
+            departed_at=event.departed_at,
+            distance=event.distance,
+        )
+    if isinstance(event, ExpressionEvent):
+        return ExpressionObservation(
+            customer_id=customer_id,
+            aisle_id=camera.aisle_id,
+            camera_id=camera.id,
+            label=event.label,
+            probabilities=event.probabilities,
+            observed_at=event.occurred_at,
+        )
+    assert isinstance(event, GestureEvent)
+    return GestureObservation(
+        customer_id=customer_id,
+        aisle_id=camera.aisle_id,
+        camera_id=camera.id,
+        gesture=event.gesture,
+        confidence=event.confidence,
+        observed_at=event.occurred_at,
+    )

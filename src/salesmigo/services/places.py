@@ -1,0 +1,160 @@
+"""Aisles and cameras: where observations come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesmigo.services.errors import Conflict, InvalidInput, NotFound
+from salesmigo.services.runtime import Runtime
+from salesmigo.store.models import Aisle, Camera, CameraRole
+
+CAMERA_ROLES = tuple(role.value for role in CameraRole)
+
+
+@dataclass(frozen=True)
+class AisleRecord:
+    id: int
+    name: str
+    category: str | None
+    description: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CameraRecord:
+    id: int
+    name: str
+    role: str
+    aisle_id: int | None
+    enabled: bool
+    created_at: datetime
+
+
+def _aisle_record(aisle: Aisle) -> AisleRecord:
+    return AisleRecord(aisle.id, aisle.name, aisle.category, aisle.description, aisle.created_at)
+
+
+def _camera_record(camera: Camera) -> CameraRecord:
+    return CameraRecord(
+        camera.id, camera.name, camera.role, camera.aisle_id, camera.enabled, camera.created_at
+    )
+
+
+def existing_aisle(session: Session, aisle_id: int) -> Aisle:
+    aisle = session.get(Aisle, aisle_id)
+    if aisle is None:
+        raise NotFound(f"aisle {aisle_id} does not exist")
+    return aisle
+
+
+def existing_camera(session: Session, camera_id: int) -> Camera:
+    camera = session.get(Camera, camera_id)
+    if camera is None:
+        raise NotFound(f"camera {camera_id} does not exist")
+    return camera
+
+
+def _name_taken(
+    session: Session, kind: type[Aisle] | type[Camera], name: str, own: int | None
+) -> bool:
+    found = session.scalar(select(kind.id).where(kind.name == name))
+    return found is not None and found != own
+
+
+def _check_fields(session: Session, fields: dict[str, Any]) -> None:
+    if "name" in fields and not (fields["name"] or "").strip():
+        raise InvalidInput("name must not be empty")
+    if fields.get("role") is not None and fields["role"] not in CAMERA_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(CAMERA_ROLES)}")
+    if fields.get("aisle_id") is not None:
+        existing_aisle(session, fields["aisle_id"])
+
+
+def _commit_unique(session: Session, what: str, name: str | None) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"{what} named {name!r} exists already") from None
+
+
+def create_aisle(runtime: Runtime, fields: dict[str, Any]) -> AisleRecord:
+    with runtime.sessions.begin() as session:
+        _check_fields(session, fields)
+        if _name_taken(session, Aisle, fields["name"], None):
+            raise Conflict(f"an aisle named {fields['name']!r} exists already")
+        aisle = Aisle(**fields)
+        session.add(aisle)
+        _commit_unique(session, "an aisle", fields["name"])
+        return _aisle_record(aisle)
+
+
+def list_aisles(runtime: Runtime) -> list[AisleRecord]:
+    with runtime.sessions() as session:
+        return [_aisle_record(a) for a in session.scalars(select(Aisle).order_by(Aisle.name))]
+
+
+def get_aisle(runtime: Runtime, aisle_id: int) -> AisleRecord:
+    with runtime.sessions() as session:
+        return _aisle_record(existing_aisle(session, aisle_id))
+
+
+def update_aisle(runtime: Runtime, aisle_id: int, changes: dict[str, Any]) -> AisleRecord:
+    with runtime.sessions.begin() as session:
+        aisle = existing_aisle(session, aisle_id)
+        _check_fields(session, changes)
+        if "name" in changes and _name_taken(session, Aisle, changes["name"], aisle_id):
+            raise Conflict(f"an aisle named {changes['name']!r} exists already")
+        for key, value in changes.items():
+            setattr(aisle, key, value)
+        _commit_unique(session, "an aisle", changes.get("name"))
+        return _aisle_record(aisle)
+
+
+def delete_aisle(runtime: Runtime, aisle_id: int) -> None:
+    """Cameras of the aisle stay, without an aisle; its observations keep their data."""
+    with runtime.sessions.begin() as session:
+        session.delete(existing_aisle(session, aisle_id))
+
+
+def create_camera(runtime: Runtime, fields: dict[str, Any]) -> CameraRecord:
+    with runtime.sessions.begin() as session:
+        _check_fields(session, fields)
+        if _name_taken(session, Camera, fields["name"], None):
+            raise Conflict(f"a camera named {fields['name']!r} exists already")
+        camera = Camera(**fields)
+        session.add(camera)
+        _commit_unique(session, "a camera", fields["name"])
+        return _camera_record(camera)
+
+
+def list_cameras(runtime: Runtime) -> list[CameraRecord]:
+    with runtime.sessions() as session:
+        return [_camera_record(c) for c in session.scalars(select(Camera).order_by(Camera.name))]
+
+
+def get_camera(runtime: Runtime, camera_id: int) -> CameraRecord:
+    with runtime.sessions() as session:
+        return _camera_record(existing_camera(session, camera_id))
+
+
+def update_camera(runtime: Runtime, camera_id: int, changes: dict[str, Any]) -> CameraRecord:
+    with runtime.sessions.begin() as session:
+        camera = existing_camera(session, camera_id)
+        _check_fields(session, changes)
+        if "name" in changes and _name_taken(session, Camera, changes["name"], camera_id):
+            raise Conflict(f"a camera named {changes['name']!r} exists already")
+        for key, value in changes.items():
+            setattr(camera, key, value)
+        _commit_unique(session, "a camera", changes.get("name"))
+        return _camera_record(camera)
+
+
+def delete_camera(runtime: Runtime, camera_id: int) -> None:
+    with runtime.sessions.begin() as session:
+        session.delete(existing_camera(session, camera_id))
