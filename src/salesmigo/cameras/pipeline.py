@@ -1,0 +1,571 @@
+"""One camera's frames in, visit / expression / gesture events out, one frame at a time.
+
+Per frame: detect faces (cheap: BlazeFace, a few ms) and update the tracker. The costly
+stages run per *track*, not per frame:
+
+* embedding: only while a track's identity is undecided, at most every ``embed_every``
+  frames and only for a face better (face_quality) than the worst of its best few; once
+  decided, every ``refresh_every`` frames to keep its descriptor fresh for re-attachment;
+* identification: on the best few faces, by vote (identity_vote), then never again;
+* expression (aisle, fitting room): every ``expression_every`` frames per track;
+* hands (aisle, fitting room): every ``hands_every`` frames while anyone is in view.
+
+Visits (entrance cameras only): one per track, emitted when the track ends (departure =
+last seen) or, for someone who stays, when ``visit_period`` has passed since the visit
+began (departure = last seen so far; a new visit then begins). A recognised customer gets
+at most one visit per ``visit_period``: a second track of the same customer arriving
+within the period (they stepped out of view and back) is not reported again. Tracks seen
+in fewer than ``min_track_frames`` frames are not visits (a passing false detection).
+The latency of a visit is therefore the time the person is in view plus ``max_misses``
+frames.
+
+Expressions and gestures are smoothed per track (vision.smoothing) and reported when a
+label is confirmed, so each change is one event, not one per frame.
+
+Identification is injected (``identify``): this module never touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from salesmigo.cameras.events import ExpressionEvent, GestureEvent, VisitEvent
+from salesmigo.cameras.identity_vote import (
+    Identify,
+    IdentityVoter,
+    TrackIdentity,
+    VoteSettings,
+)
+from salesmigo.cameras.sources import SourceFrame
+from salesmigo.cameras.tracker import Track, Tracker, TrackerSettings, face_quality
+from salesmigo.vision.gestures import Gesture, classify
+from salesmigo.vision.hand_links import link_hands
+from salesmigo.vision.hands import Hand
+from salesmigo.vision.smoothing import TrackSmoothers
+from salesmigo.vision.types import Box, DetectedFace, Frame, Vector
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["entrance", "aisle", "fitting_room"]
+Event = VisitEvent | ExpressionEvent | GestureEvent
+EventSink = Callable[[Event], None]
+
+EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+
+
+class Detector(Protocol):
+    def detect(self, frame: Frame) -> list[DetectedFace]: ...
+
+
+class Embedder(Protocol):
+    def embed(self, frame: Frame, face: DetectedFace) -> object: ...
+
+
+class ExpressionReader(Protocol):
+    def probabilities(self, frame: Frame, face: DetectedFace) -> NDArray[np.float32]: ...
+
+
+class HandFinder(Protocol):
+    def detect(self, frame: Frame) -> list[Hand]: ...
+
+
+class LandmarkRefiner(Protocol):
+    def refine(self, frame: Frame, box: Box) -> NDArray[np.float32] | None: ...
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    role: Role = "entrance"
+    camera: str = "camera"
+    visit_period: float = 300.0  # seconds
+    min_track_frames: int = 3
+    min_face_size: int = 32  # narrower faces are tracked but never embedded
+    min_detection_score: float = 0.6
+    min_quality: float = 0.05
+    embed_every: int = 3
+    max_embeddings: int = 8  # per undecided track
+    refresh_every: int = 150  # frames between descriptor refreshes of a decided track
+    expression_every: int = 5
+    hands_every: int = 4
+    expression_min_frames: int = 2
+    expression_window: int = 3
+    gesture_min_frames: int = 3
+    gesture_window: int = 5
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    vote: VoteSettings = field(default_factory=VoteSettings)
+
+    @property
+    def observing(self) -> bool:
+        return self.role != "entrance"
+
+
+# -- decisions, pure -------------------------------------------------------------------------
+
+
+def should_embed(
+    *,
+    decided: bool,
+    embeddings: int,
+    last_embed_frame: int | None,
+    frame_index: int,
+    settings: PipelineSettings,
+) -> bool:
+    """Is this track's face worth embedding on this frame (before the quality gate)?"""
+    if last_embed_frame is None:
+        return True
+    since = frame_index - last_embed_frame
+    if decided:
+        return since >= settings.refresh_every
+    return embeddings < settings.max_embeddings and since >= settings.embed_every
+
+
+def visit_due(
+    *, ended: bool, frames_seen: int, started: float, now: float, settings: PipelineSettings
+) -> bool:
+    """Should the visit of a track be reported now? (see the module docstring)"""
+    if frames_seen < settings.min_track_frames:
+        return False
+    return ended or now - started >= settings.visit_period
+
+
+def is_repeat_visit(
+    customer_id: int | None, arrived: float, previous: float | None, settings: PipelineSettings
+) -> bool:
+    """A known customer already reported arriving less than ``visit_period`` ago."""
+    if customer_id is None or previous is None:
+        return False
+    return arrived - previous < settings.visit_period
+
+
+def observation_due(last_frame: int | None, frame_index: int, every: int) -> bool:
+    """Run a per-track reading (expression) on this frame?"""
+    return last_frame is None or frame_index - last_frame >= every
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+@dataclass
+class _TrackState:
+    identity: TrackIdentity
+    arrived_at: datetime
+    last_at: datetime
+    window_start: float  # source seconds: start of the current visit window
+    window_start_at: datetime
+    frames_in_window: int = 0
+    first_wall: float = 0.0
+    embeddings: int = 0
+    last_embed_frame: int | None = None
+    last_expression_frame: int | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    tracks: int = 0
+    visits: int = 0
+    observations: int = 0
+    embeddings: int = 0
+    identify_calls: int = 0
+    identified_faces: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    stage_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    visit_latencies: list[float] = field(default_factory=list)  # seconds of processing
+
+    def stage_ms(self) -> dict[str, float]:
+        """Mean milliseconds per call of each stage."""
+        return {
+            stage: 1000 * seconds / max(1, self.stage_calls[stage])
+            for stage, seconds in self.stage_seconds.items()
+        }
+
+
+class CameraPipeline:
+    """Tracks people in one camera's frames and reports events. Not thread-safe: one per camera."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        embedder: Embedder,
+        identify: Identify,
+        settings: PipelineSettings | None = None,
+        *,
+        expressions: ExpressionReader | None = None,
+        hands: HandFinder | None = None,
+        refiner: LandmarkRefiner | None = None,
+        on_event: EventSink | None = None,
+        track_prefix: str | None = None,
+    ) -> None:
+        self.settings = settings or PipelineSettings()
+        if self.settings.observing and (expressions is None or hands is None):
+            raise ValueError(
+                f"a {self.settings.role} camera reads expressions and gestures: pass "
+                "`expressions` and `hands`"
+            )
+        self.detector = detector
+        self.embedder = embedder
+        self.expressions = expressions
+        self.hands = hands
+        self.refiner = refiner
+        self.on_event = on_event
+        prefix = track_prefix if track_prefix is not None else f"{self.settings.camera}-"
+        self.tracker = Tracker(self.settings.tracker, prefix=prefix)
+        self.voter = IdentityVoter(identify, self.settings.vote)
+        self.stats = PipelineStats()
+        self._states: dict[str, _TrackState] = {}
+        self._last_visit: dict[int, float] = {}  # customer id -> arrival (source seconds)
+        self._expression_smoothers: TrackSmoothers[str, str] = TrackSmoothers(
+            self.settings.expression_min_frames, self.settings.expression_window
+        )
+        self._gesture_smoothers: TrackSmoothers[str, Gesture] = TrackSmoothers(
+            self.settings.gesture_min_frames, self.settings.gesture_window
+        )
+        self._last_hands_frame: int | None = None
+
+    @classmethod
+    def with_models(
+        cls,
+        identify: Identify,
+        settings: PipelineSettings | None = None,
+        *,
+        models_root: Path | None = None,
+        embedding_model: str = "sface",
+        hand_model_complexity: Literal[0, 1] = 0,
+        max_hands: int = 2,
+        on_event: EventSink | None = None,
+    ) -> CameraPipeline:
+        """The default models: BlazeFace (YuNet landmarks only for faces being embedded),
+        ``embedding_model``, and for aisle / fitting-room cameras FaceExpressionNet and
+        mediapipe Hands in video mode (tracking hands between frames, no padded retry).
+        """
+        from salesmigo.vision.detect import MediapipeFaceDetector, YuNetLandmarks
+        from salesmigo.vision.embedders import create_embedder
+
+        settings = settings or PipelineSettings()
+        expressions: ExpressionReader | None = None
+        hands: HandFinder | None = None
+        if settings.observing:
+            from salesmigo.vision.expression import ExpressionClassifier
+            from salesmigo.vision.hands import HandDetector
+
+            expressions = ExpressionClassifier(models_root)
+            hands = HandDetector(
+                max_num_hands=max_hands,
+                static_image_mode=False,
+                model_complexity=hand_model_complexity,
+                retry=False,
+            )
+        return cls(
+            MediapipeFaceDetector(refine_landmarks=False),
+            create_embedder(embedding_model),
+            identify,
+            settings,
+            expressions=expressions,
+            hands=hands,
+            refiner=YuNetLandmarks(),
+            on_event=on_event,
+        )
+
+    def close(self) -> None:
+        """Release the detectors' native resources."""
+        for part in (self.detector, self.hands):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
+
+    # -- timing
+
+    def _timed(self, stage: str, started: float) -> None:
+        self.stats.stage_seconds[stage] += time.perf_counter() - started
+        self.stats.stage_calls[stage] += 1
+
+    # -- per frame
+
+    def process(self, frame: SourceFrame) -> list[Event]:
+        """Process one frame; the events it produced (also sent to ``on_event``)."""
+        events: list[Event] = []
+        image, index = frame.image, frame.index
+        self.stats.frames += 1
+
+        started = time.perf_counter()
+        detections = [
+            d for d in self.detector.detect(image) if d.score >= self.settings.min_detection_score
+        ]
+        self._timed("detect", started)
+
+        cache: dict[int, Vector] = {}
+
+        def describe(i: int) -> Vector | None:
+            if not self._embeddable(detections[i]):
+                return None
+            vector = self._embed(image, detections[i])
+            cache[i] = vector
+            return vector
+
+        started = time.perf_counter()
+        update = self.tracker.update(detections, index, frame.timestamp, describe)
+        self._timed("track", started)
+        self.stats.tracks += len(update.new)
+
+        for track in update.new:
+            self._states[track.id] = _TrackState(
+                identity=TrackIdentity(),
+                arrived_at=frame.captured_at,
+                last_at=frame.captured_at,
+                window_start=frame.timestamp,
+                window_start_at=frame.captured_at,
+                first_wall=time.perf_counter(),
+            )
+
+        for i, (detection, track) in enumerate(zip(detections, update.assigned, strict=True)):
+            state = self._states[track.id]
+            state.last_at = frame.captured_at
+            state.frames_in_window += 1
+            self._maybe_embed(image, index, i, detection, track, state, cache)
+            started = time.perf_counter()
+            faces = [(f.frame_index, f.vector) for f in track.best_faces]
+            if self.voter.maybe_identify(state.identity, faces, index, track.age):
+                self._timed("identify", started)
+
+        if self.settings.observing:
+            events += self._observe(
+                image, index, list(zip(detections, update.assigned, strict=True))
+            )
+
+        for track in update.ended:
+            events += self._end(track)
+        if self.settings.role == "entrance":
+            for track in self.tracker.tracks:
+                events += self._visit_if_due(track, frame.timestamp, ended=False)
+        self._publish(events)
+        return events
+
+    def flush(self) -> list[Event]:
+        """End every track (the source ended or the worker stops): their last visits."""
+        events: list[Event] = []
+        for track in self.tracker.end_all():
+            events += self._end(track)
+        self._publish(events)
+        return events
+
+    @property
+    def active_tracks(self) -> list[Track]:
+        return list(self.tracker.tracks)
+
+    def identity_of(self, track_id: str) -> int | None:
+        state = self._states.get(track_id)
+        return None if state is None else state.identity.outcome.customer_id
+
+    def expression_of(self, track_id: str) -> str | None:
+        return self._expression_smoothers.current(track_id)
+
+    def gesture_of(self, track_id: str) -> str | None:
+        gesture = self._gesture_smoothers.current(track_id)
+        return None if gesture is None else str(gesture)
+
+    # -- stages
+
+    def _embeddable(self, detection: DetectedFace) -> bool:
+        return detection.box.width >= self.settings.min_face_size
+
+    def _embed(self, image: Frame, detection: DetectedFace) -> Vector:
+        started = time.perf_counter()
+        if self.refiner is not None:
+            landmarks = self.refiner.refine(image, detection.box)
+            if landmarks is not None:
+                detection = DetectedFace(detection.box, detection.score, landmarks)
+        embedding = self.embedder.embed(image, detection)
+        vector = getattr(embedding, "vector", embedding)
+        self.stats.embeddings += 1
+        self._timed("embed", started)
+        return np.asarray(vector, dtype=np.float32).reshape(-1)
+
+    def _maybe_embed(
+        self,
+        image: Frame,
+        index: int,
+        i: int,
+        detection: DetectedFace,
+        track: Track,
+        state: _TrackState,
+        cache: dict[int, Vector],
+    ) -> None:
+        if not self._embeddable(detection):
+            return
+        due = should_embed(
+            decided=state.identity.decided(self.settings.vote),
+            embeddings=state.embeddings,
+            last_embed_frame=state.last_embed_frame,
+            frame_index=index,
+            settings=self.settings,
+        )
+        if not due and i not in cache:
+            return
+        started = time.perf_counter()
+        quality = face_quality(image, detection)
+        self._timed("quality", started)
+        keep = self.settings.tracker.keep_faces
+        poor = quality < self.settings.min_quality or quality <= track.worst_kept_quality(keep)
+        if poor and not state.identity.decided(self.settings.vote):
+            return
+        vector = cache.get(i)
+        if vector is None:
+            vector = self._embed(image, detection)
+            state.embeddings += 1
+        state.last_embed_frame = index
+        track.add_face(vector, quality, index, keep)
+
+    def _observe(
+        self, image: Frame, index: int, present: list[tuple[DetectedFace, Track]]
+    ) -> list[Event]:
+        assert self.expressions is not None
+        assert self.hands is not None
+        events: list[Event] = []
+        for detection, track in present:
+            state = self._states[track.id]
+            if not self._embeddable(detection):
+                continue
+            if not observation_due(
+                state.last_expression_frame, index, self.settings.expression_every
+            ):
+                continue
+            started = time.perf_counter()
+            values = self.expressions.probabilities(image, detection)
+            self._timed("expression", started)
+            state.last_expression_frame = index
+            probabilities = {
+                label: float(v) for label, v in zip(EXPRESSION_LABELS, values, strict=True)
+            }
+            state.probabilities = probabilities
+            label = max(probabilities, key=probabilities.__getitem__)
+            if self._expression_smoothers.update(track.id, label) is not None:
+                events.append(
+                    ExpressionEvent(
+                        occurred_at=state.last_at,
+                        label=label,
+                        probabilities=probabilities,
+                        **self._who(track, state),
+                    )
+                )
+        if present and observation_due(self._last_hands_frame, index, self.settings.hands_every):
+            self._last_hands_frame = index
+            events += self._gestures(image, present)
+        self.stats.observations += len(events)
+        return events
+
+    def _gestures(self, image: Frame, present: list[tuple[DetectedFace, Track]]) -> list[Event]:
+        assert self.hands is not None
+        started = time.perf_counter()
+        found = self.hands.detect(image)
+        self._timed("hands", started)
+        links = link_hands([h.box for h in found], [d.box for d, _ in present])
+        best: dict[int, tuple[Gesture, float]] = {}
+        for hand, link in zip(found, links, strict=True):
+            if link is None:
+                continue
+            gesture, confidence = classify(hand)
+            if gesture == Gesture.NONE:
+                continue
+            if link not in best or confidence > best[link][1]:
+                best[link] = (gesture, confidence)
+        events: list[Event] = []
+        for position, (_, track) in enumerate(present):
+            seen = best.get(position)
+            confirmed = self._gesture_smoothers.update(track.id, seen[0] if seen else None)
+            if confirmed is not None and seen is not None:
+                state = self._states[track.id]
+                events.append(
+                    GestureEvent(
+                        occurred_at=state.last_at,
+                        gesture=str(confirmed),
+                        confidence=min(1.0, max(0.0, seen[1])),
+                        **self._who(track, state),
+                    )
+                )
+        return events
+
+    def _who(self, track: Track, state: _TrackState) -> dict[str, object]:
+        outcome = state.identity.outcome
+        return {
+            "track_id": track.id,
+            "customer_id": outcome.customer_id,
+            "distance": outcome.distance,
+        }
+
+    def _end(self, track: Track) -> list[Event]:
+        events: list[Event] = []
+        state = self._states.get(track.id)
+        if state is not None and self.settings.role == "entrance":
+            if not state.identity.settled:
+                # A last chance for faces gathered since the last vote.
+                faces = [(f.frame_index, f.vector) for f in track.best_faces]
+                self.voter.maybe_identify(state.identity, faces, track.last_frame, track.age)
+            events += self._visit_if_due(track, track.last_seen, ended=True)
+        self._states.pop(track.id, None)
+        self._expression_smoothers.forget(track.id)
+        self._gesture_smoothers.forget(track.id)
+        return events
+
+    def _visit_if_due(self, track: Track, now: float, *, ended: bool) -> list[Event]:
+        state = self._states[track.id]
+        if not visit_due(
+            ended=ended,
+            frames_seen=state.frames_in_window,
+            started=state.window_start,
+            now=now,
+            settings=self.settings,
+        ):
+            return []
+        outcome = state.identity.outcome
+        customer_id = outcome.customer_id
+        events: list[Event] = []
+        previous = self._last_visit.get(customer_id) if customer_id is not None else None
+        if not is_repeat_visit(customer_id, state.window_start, previous, self.settings):
+            if customer_id is not None:
+                self._last_visit[customer_id] = state.window_start
+            events.append(
+                VisitEvent(
+                    occurred_at=state.window_start_at,
+                    arrived_at=state.window_start_at,
+                    departed_at=state.last_at,
+                    **self._who(track, state),
+                )
+            )
+            self.stats.visits += 1
+            self.stats.visit_latencies.append(time.perf_counter() - state.first_wall)
+        state.window_start = now
+        state.window_start_at = state.last_at
+        state.frames_in_window = 0
+        state.first_wall = time.perf_counter()
+        return events
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        if self.on_event is None:
+            return
+        for event in events:
+            try:
+                self.on_event(event)
+            except Exception:  # a failing sink must not stop the camera
+                logger.exception("event sink failed on a %s event", event.type)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "frames": self.stats.frames,
+            "tracks": self.stats.tracks,
+            "visits": self.stats.visits,
+            "observations": self.stats.observations,
+            "embeddings": self.stats.embeddings,
+            "identify_calls": self.voter.calls,
+            "identified_faces": self.voter.vectors,
+        }
