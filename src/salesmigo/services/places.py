@@ -76,21 +76,26 @@ def _check_fields(session: Session, fields: dict[str, Any]) -> None:
         existing_aisle(session, fields["aisle_id"])
 
 
-def _commit_unique(session: Session, what: str, name: str | None) -> None:
+def _apply(session: Session, row: Aisle | Camera, changes: dict[str, Any], what: str) -> None:
+    """Validate and write ``changes`` to a new or existing aisle or camera."""
+    _check_fields(session, changes)
+    name = changes.get("name")
+    conflict = Conflict(f"{what} named {name!r} exists already")
+    if name is not None and _name_taken(session, type(row), name, row.id):
+        raise conflict
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.add(row)
     try:
         session.flush()
-    except IntegrityError:
-        raise Conflict(f"{what} named {name!r} exists already") from None
+    except IntegrityError:  # a concurrent writer took the name between check and flush
+        raise conflict from None
 
 
 def create_aisle(runtime: Runtime, fields: dict[str, Any]) -> AisleRecord:
     with runtime.sessions.begin() as session:
-        _check_fields(session, fields)
-        if _name_taken(session, Aisle, fields["name"], None):
-            raise Conflict(f"an aisle named {fields['name']!r} exists already")
-        aisle = Aisle(**fields)
-        session.add(aisle)
-        _commit_unique(session, "an aisle", fields["name"])
+        aisle = Aisle()
+        _apply(session, aisle, fields, "an aisle")
         return _aisle_record(aisle)
 
 
@@ -107,12 +112,7 @@ def get_aisle(runtime: Runtime, aisle_id: int) -> AisleRecord:
 def update_aisle(runtime: Runtime, aisle_id: int, changes: dict[str, Any]) -> AisleRecord:
     with runtime.sessions.begin() as session:
         aisle = existing_aisle(session, aisle_id)
-        _check_fields(session, changes)
-        if "name" in changes and _name_taken(session, Aisle, changes["name"], aisle_id):
-            raise Conflict(f"an aisle named {changes['name']!r} exists already")
-        for key, value in changes.items():
-            setattr(aisle, key, value)
-        _commit_unique(session, "an aisle", changes.get("name"))
+        _apply(session, aisle, changes, "an aisle")
         return _aisle_record(aisle)
 
 
@@ -124,12 +124,8 @@ def delete_aisle(runtime: Runtime, aisle_id: int) -> None:
 
 def create_camera(runtime: Runtime, fields: dict[str, Any]) -> CameraRecord:
     with runtime.sessions.begin() as session:
-        _check_fields(session, fields)
-        if _name_taken(session, Camera, fields["name"], None):
-            raise Conflict(f"a camera named {fields['name']!r} exists already")
-        camera = Camera(**fields)
-        session.add(camera)
-        _commit_unique(session, "a camera", fields["name"])
+        camera = Camera()
+        _apply(session, camera, fields, "a camera")
         return _camera_record(camera)
 
 
@@ -146,12 +142,7 @@ def get_camera(runtime: Runtime, camera_id: int) -> CameraRecord:
 def update_camera(runtime: Runtime, camera_id: int, changes: dict[str, Any]) -> CameraRecord:
     with runtime.sessions.begin() as session:
         camera = existing_camera(session, camera_id)
-        _check_fields(session, changes)
-        if "name" in changes and _name_taken(session, Camera, changes["name"], camera_id):
-            raise Conflict(f"a camera named {changes['name']!r} exists already")
-        for key, value in changes.items():
-            setattr(camera, key, value)
-        _commit_unique(session, "a camera", changes.get("name"))
+        _apply(session, camera, changes, "a camera")
         return _camera_record(camera)
 
 

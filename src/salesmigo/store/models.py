@@ -249,47 +249,49 @@ class Camera(Base):
     aisle: Mapped[Aisle | None] = relationship()
 
 
-class ExpressionObservation(Base):
-    """A facial expression seen at a place and time: a time series, never overwritten."""
+class _Sighting:
+    """Who was seen, where and when: what every observation table shares.
+
+    Rows are a time series, never overwritten. The customer when recognised; otherwise
+    the anonymous visit of the person, so one stranger's sightings stay together.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), index=True
+    )
+    aisle_id: Mapped[int | None] = mapped_column(ForeignKey("aisles.id", ondelete="SET NULL"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    observed_at: Mapped[datetime]
+
+
+def _sighting_indexes(table: str) -> tuple[Index, Index]:
+    # Serve the sentiment queries: one aisle, or one customer, over a time range.
+    return (
+        Index(f"ix_{table}_aisle_id_observed_at", "aisle_id", "observed_at"),
+        Index(f"ix_{table}_customer_id_observed_at", "customer_id", "observed_at"),
+    )
+
+
+class ExpressionObservation(_Sighting, Base):
+    """A facial expression with the probabilities of all seven."""
 
     __tablename__ = "expression_observations"
-    __table_args__ = (
-        Index("ix_expression_observations_aisle_id_observed_at", "aisle_id", "observed_at"),
-        Index("ix_expression_observations_customer_id_observed_at", "customer_id", "observed_at"),
-    )
+    __table_args__ = _sighting_indexes(__tablename__)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    # The anonymous visit for someone not recognised (and the visit of a customer, if any).
-    visit_id: Mapped[int | None] = mapped_column(
-        ForeignKey("visits.id", ondelete="CASCADE"), index=True
-    )
-    aisle_id: Mapped[int | None] = mapped_column(ForeignKey("aisles.id", ondelete="SET NULL"))
-    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
     label: Mapped[str] = mapped_column(String(16))
     probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
-    observed_at: Mapped[datetime]
 
 
-class GestureObservation(Base):
-    """A feedback gesture seen at a place and time: a time series, never overwritten."""
+class GestureObservation(_Sighting, Base):
+    """A feedback gesture that persisted over several frames of one person."""
 
     __tablename__ = "gesture_observations"
-    __table_args__ = (
-        Index("ix_gesture_observations_aisle_id_observed_at", "aisle_id", "observed_at"),
-        Index("ix_gesture_observations_customer_id_observed_at", "customer_id", "observed_at"),
-    )
+    __table_args__ = _sighting_indexes(__tablename__)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    visit_id: Mapped[int | None] = mapped_column(
-        ForeignKey("visits.id", ondelete="CASCADE"), index=True
-    )
-    aisle_id: Mapped[int | None] = mapped_column(ForeignKey("aisles.id", ondelete="SET NULL"))
-    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
     gesture: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float]
-    observed_at: Mapped[datetime]
 
 
 class CameraToken(Base):
