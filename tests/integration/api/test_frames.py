@@ -96,3 +96,19 @@ def test_frames_for_missing_or_disabled_cameras_or_bad_images(
     assert disabled.status_code == 409
     assert "disabled" in disabled.json()["detail"]
     assert counts(runtime) == (0, 0, 0)
+
+
+def test_age_range_and_gender_only_when_switched_on(
+    client: TestClient, photo: Photo, runtime: Runtime
+) -> None:
+    door = _camera(client, "entrance")
+    off = client.post(f"/api/v1/cameras/{door}/frames", files={"image": photo(OBAMA)}).json()
+    assert (off["faces"][0]["age_range"], off["faces"][0]["gender"]) == (None, None)
+    runtime.settings.vision.attributes = True
+    on = client.post(f"/api/v1/cameras/{door}/frames", files={"image": photo(OBAMA)}).json()
+    (face,) = on["faces"]
+    assert face["gender"] == "male"
+    low, _, high = face["age_range"].partition("-")
+    # Obama was in his late forties in this photo.
+    assert int(low) >= 35
+    assert int(high) <= 64

@@ -20,6 +20,10 @@ router = APIRouter(tags=["cameras"])
 class FrameFace(IdentifiedFace):
     expression: str | None = Field(description="Most likely expression; null at an entrance.")
     expressions: dict[str, float] | None = Field(description="All seven probabilities.")
+    age_range: str | None = Field(
+        default=None, description="e.g. 25-34; only with SALESMIGO_VISION__ATTRIBUTES=true."
+    )
+    gender: str | None = Field(default=None, description="female or male; likewise optional.")
 
 
 class FrameHand(BaseModel):
@@ -62,13 +66,17 @@ _BODY: dict[str, Any] = {
 
 def _result(frame: CameraFrame) -> FrameResult:
     faces = []
-    for face, reading in zip(frame.identified.faces, frame.expressions, strict=True):
+    for face, reading, attributes in zip(
+        frame.identified.faces, frame.expressions, frame.attributes, strict=True
+    ):
         public = public_face(face).model_dump()
         faces.append(
             FrameFace(
                 **public,
                 expression=reading.expression if reading else None,
                 expressions=reading.probabilities if reading else None,
+                age_range=attributes.age_range_label if attributes else None,
+                gender=attributes.gender if attributes else None,
             )
         )
     camera = frame.camera
