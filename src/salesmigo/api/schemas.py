@@ -74,6 +74,15 @@ class DescriptorQuery(BaseModel):
     source: str | None = Field(default=None, max_length=100)
 
 
+class DescriptorBatch(BaseModel):
+    """Descriptors computed elsewhere (a camera agent), all of one recogniser model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["sface", "dlib"] = "sface"
+    descriptors: list[list[float]] = Field(min_length=1, max_length=256)
+
+
 class ErrorBody(BaseModel):
     detail: str
     problems: list[dict[str, str]] | None = None

@@ -67,6 +67,28 @@ def identify_descriptor(
     return IdentifiedFace(None, identification, names.get(identification.matched_customer_id or -1))
 
 
+def identify_descriptors(
+    runtime: Runtime, model: str, descriptors: list[list[float]]
+) -> list[IdentifiedFace]:
+    """Search many descriptors of one model at once (a camera agent's faces); no visits.
+
+    Visits from cameras arrive as events, with arrival and departure, so none is
+    recorded here.
+    """
+    if model not in runtime.enrolment_models:
+        known = ", ".join(runtime.enrolment_models)
+        raise InvalidInput(f"model must be one of {known}; got {model!r}")
+    vectors = np.asarray(descriptors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != 128 or not np.all(np.isfinite(vectors)):
+        raise InvalidInput("descriptors must be lists of 128 finite numbers")
+    results = runtime.gallery.identify_batch(model, vectors)
+    names = _record(runtime, [(None, result) for result in results], None)
+    return [
+        IdentifiedFace(None, result, names.get(result.matched_customer_id or -1))
+        for result in results
+    ]
+
+
 def _identify_legacy_only(runtime: Runtime, frame: Frame, face: Face) -> Identification | None:
     """A match through dlib templates for a customer who has no default-model template yet.
 

@@ -114,3 +114,34 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     content = paths["/api/v1/identify"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(content)
     assert client.get("/docs").status_code == 200
+
+
+def test_a_batch_of_descriptors_is_identified_in_one_call(
+    client: TestClient, photo: Photo, face_pipeline: FacePipeline
+) -> None:
+    obama = enrol(client, photo, "Barack Obama", "barack@example.com", OBAMA)
+    biden = enrol(client, photo, "Joe Biden", "joe@example.com", BIDEN)
+    vectors = []
+    for probe in (OBAMA_OTHER, BIDEN_OTHER, STRANGER):
+        frame = decode_image(photo(probe)[1], max_bytes=10**8, max_pixels=10**8)
+        vectors.append(face_pipeline.analyse(frame, "sface").faces[0].embedding.vector.tolist())
+
+    response = client.post("/api/v1/identify/descriptors", json={"descriptors": vectors})
+    assert response.status_code == 200, response.text
+    faces = response.json()["faces"]
+    assert [f["customer"]["id"] if f["customer"] else None for f in faces] == [
+        obama["id"],
+        biden["id"],
+        None,
+    ]
+    assert [f["decision"] for f in faces] == ["match", "match", "unknown"]
+
+    bad = [
+        ({"descriptors": [[0.1] * 127]}, "128"),
+        ({"descriptors": vectors, "model": "arcface"}, "model"),
+        ({"descriptors": []}, "descriptors"),
+    ]
+    for body, words in bad:
+        refused = client.post("/api/v1/identify/descriptors", json=body)
+        assert refused.status_code == 422
+        assert words in refused.json()["detail"]

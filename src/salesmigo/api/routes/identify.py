@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from salesmigo.api.deps import RuntimeDep
 from salesmigo.api.schemas import (
     CustomerRef,
+    DescriptorBatch,
     DescriptorQuery,
     ErrorBody,
     IdentifiedFace,
@@ -85,6 +86,22 @@ async def identify(request: Request, runtime: RuntimeDep) -> IdentifyResponse:
     if content_type.startswith("application/json"):
         return await _identify_descriptor(request, runtime)
     return await _identify_image(request, runtime)
+
+
+@router.post(
+    "/identify/descriptors",
+    response_model=IdentifyResponse,
+    responses={422: {"model": ErrorBody, "description": "Not 128-D descriptors of a model."}},
+)
+async def identify_descriptors(batch: DescriptorBatch, runtime: RuntimeDep) -> IdentifyResponse:
+    """Identify many faces at once from their descriptors (busy entrances, camera agents).
+
+    One pass over the gallery for the whole batch; no visits are recorded.
+    """
+    faces = await run_in_threadpool(
+        identification.identify_descriptors, runtime, batch.model, batch.descriptors
+    )
+    return IdentifyResponse(faces=[public_face(face) for face in faces])
 
 
 async def _identify_descriptor(request: Request, runtime: RuntimeDep) -> IdentifyResponse:

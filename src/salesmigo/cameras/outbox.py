@@ -1,0 +1,192 @@
+"""A durable on-disk queue of camera events waiting to reach the server.
+
+The camera pipeline puts every event here before anything tries to send it, so an event
+survives a server outage, a network cut and a crash of the agent itself. The deliverer
+reads the oldest events, posts them, and acknowledges them once the server has stored
+them; only then do they leave the file.
+
+Durability: the file is SQLite in WAL mode with ``synchronous=FULL``. In WAL mode
+``NORMAL`` already survives a crash of the *process* (the committed WAL frames are in the
+OS page cache), but a power cut can roll back the last commits: a camera box unplugged
+from the wall would silently lose the events it had "durably" queued. ``FULL`` fsyncs the
+WAL on every commit, which costs about a millisecond per event; a camera produces a few
+events per second at most, so the price is negligible and ``put`` means what it says.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from salesmigo.cameras.events import CameraEvent
+
+# How long a writer waits for another connection to the same file (another agent process,
+# a sqlite3 shell) before failing with "database is locked".
+BUSY_TIMEOUT_MS = 10_000
+_WAL_SWITCH_ATTEMPTS = 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    queued_at REAL NOT NULL
+)
+"""
+
+_EVENT = TypeAdapter[CameraEvent](CameraEvent)
+
+
+class OutboxClosed(RuntimeError):
+    """The outbox was used after `Outbox.close`."""
+
+
+class Outbox:
+    """Pending events in production order, in a SQLite file at `path`.
+
+    ``seq`` is assigned at ``put`` and only grows (AUTOINCREMENT never reuses a number,
+    even after the rows are deleted), so ``peek`` returns events in the order they were
+    produced and ``ack(seq)`` removes exactly the events up to that one.
+
+    One connection serves every thread, guarded by a lock; ``wait_for_pending`` lets a
+    consumer sleep until a producer puts something instead of polling the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._wakeups = 0
+        # isolation_level=None: autocommit; each write below is its own explicit transaction.
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            # First: switching to WAL takes a lock, and without a busy timeout a connection
+            # that meets another one doing the same fails at once with "database is locked".
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+            _use_wal(connection)
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(_SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection: sqlite3.Connection | None = connection
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise OutboxClosed(f"the outbox {self.path} is closed")
+        return self._connection
+
+    def put(self, event: CameraEvent) -> bool:
+        """Queue `event`; committed to disk on return. False if its id was already queued.
+
+        An event already acknowledged has left the file, so putting it again queues it
+        again; the server ingests idempotently and reports it as a duplicate.
+        """
+        body = event.model_dump_json()
+        with self._lock:
+            cursor = self._db().execute(
+                "INSERT OR IGNORE INTO outbox (event_id, body, queued_at) VALUES (?, ?, ?)",
+                (str(event.id), body, time.time()),
+            )
+            added = cursor.rowcount == 1
+            if added:
+                self._changed.notify_all()
+            return added
+
+    def peek(self, limit: int) -> list[tuple[int, CameraEvent]]:
+        """Up to `limit` pending events, oldest first, with their sequence numbers."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        with self._lock:
+            rows = (
+                self._db()
+                .execute("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", (limit,))
+                .fetchall()
+            )
+        return [(int(seq), _EVENT.validate_json(body)) for seq, body in rows]
+
+    def ack(self, up_to_seq: int) -> int:
+        """Forget every event with ``seq <= up_to_seq`` (the server has them); how many."""
+        with self._lock:
+            cursor = self._db().execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,))
+            self._changed.notify_all()
+            return cursor.rowcount
+
+    def pending(self) -> int:
+        """How many events wait to be delivered."""
+        with self._lock:
+            row = self._db().execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return int(row[0])
+
+    def wait_for_pending(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """Block until an event is pending, `cancel` is set or `timeout` seconds pass.
+
+        Whoever sets `cancel` must then call `wake`; checking it under the lock makes the
+        pair race-free.
+
+        Returns whether an event is pending. Wakes at once on a `put` in this process; a
+        put by another process is seen when the timeout expires, so callers should loop
+        with a modest timeout.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            generation = self._wakeups
+            while True:
+                if self._count_locked() > 0:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._wakeups != generation:
+                    return False
+                if cancel is not None and cancel.is_set():
+                    return False
+                self._changed.wait(remaining)
+
+    def wake(self) -> None:
+        """Release every thread blocked in `wait_for_pending` (a consumer is stopping)."""
+        with self._changed:
+            self._wakeups += 1
+            self._changed.notify_all()
+
+    def _count_locked(self) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the file; idempotent. Pending events stay on disk for the next run."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            self._wakeups += 1
+            self._changed.notify_all()
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL (stored in the file: only the first open ever switches).
+
+    The switch needs a lock for which SQLite does not always call the busy handler, so
+    two agents opening a new file at once retry briefly instead of failing.
+    """
+    for attempt in range(_WAL_SWITCH_ATTEMPTS):
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+            continue
+        if mode != "wal":
+            raise sqlite3.OperationalError(f"cannot use WAL for the outbox (got {mode!r})")
+        return
