@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,20 +179,6 @@ def test_concurrent_estimates_agree(testdata: Path, estimator: AttributeEstimato
 
 def test_estimators_share_the_loaded_networks(estimator: AttributeEstimator) -> None:
     assert AttributeEstimator()._networks is estimator._networks
-
-
-def test_a_face_takes_a_few_milliseconds(testdata: Path, estimator: AttributeEstimator) -> None:
-    path, box, *_ = WITH_DETECTOR_BOXES[0]
-    frame, face = _read(testdata, path), _face(box)
-    estimator.estimate(frame, face)
-    timings = []
-    for _ in range(15):
-        started = time.perf_counter()
-        estimator.estimate(frame, face)
-        timings.append((time.perf_counter() - started) * 1000)
-
-    # 5-8 ms on one server core; the bound leaves room for a loaded CI machine.
-    assert float(np.median(timings)) < 40.0
 
 
 def test_models_list_shows_the_age_gender_model_installed() -> None:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from salesmigo.cli.main import app
 from salesmigo.config import SFaceMatching
+from tests.unit.evaluation.test_eval_embed import EMBED_RECORD_KEYS
 
 # Default settings whatever the environment says, so the expected threshold is known.
 ENV = {
@@ -137,16 +138,7 @@ def test_embed_writes_one_json_line_per_face_image(testdata: Path, tmp_path: Pat
     assert len(records) == len(identities) + 2  # + the expression image and the missing file
     assert [r["path"] for r in records[: len(identities)]] == [row[0] for row in identities]
     for record in records:
-        assert list(record) == [
-            "path",
-            "found",
-            "model",
-            "descriptor",
-            "box",
-            "det_score",
-            "expressions",
-            "ms",
-        ]
+        assert list(record) == EMBED_RECORD_KEYS
         assert record["model"] == "sface"
         assert (record["expressions"] is None) == (not record["found"])
         if record["found"]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,22 +123,6 @@ def test_the_face_api_js_demo_faces_show_their_expression(
     assert probabilities[expression] > 0.9
     assert list(probabilities) == list(EXPRESSION_LABELS)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-
-
-def test_reading_a_face_takes_a_few_milliseconds(
-    testdata: Path, detector: MediapipeFaceDetector, classifier: ExpressionClassifier
-) -> None:
-    frame = _read(testdata, f"{DEMO}/happy.jpg")
-    face = detector.detect(frame)[0]
-    classifier.read(frame, face)
-    timings = []
-    for _ in range(15):
-        started = time.perf_counter()
-        classifier.read(frame, face)
-        timings.append((time.perf_counter() - started) * 1000)
-
-    # ~4 ms on one server core; the bound leaves room for a loaded CI machine.
-    assert float(np.median(timings)) < 25.0
 
 
 def _run(*args: str) -> tuple[int, str, str]:

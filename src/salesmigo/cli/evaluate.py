@@ -3,8 +3,8 @@ on labelled test images."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,12 +24,33 @@ from rich.table import Table
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import console, errors, fail, print_json
 from salesmigo.config import Settings
+from salesmigo.evaluation.classification import ClassificationReport, L, LabelledRow, Sample
 from salesmigo.evaluation.embed import ExpressionReader, FaceDescription, describe_image
+from salesmigo.evaluation.expressions import (
+    EXPRESSION_KIND,
+    expression_rows,
+    predict_expression,
+    score_expressions,
+)
+from salesmigo.evaluation.gestures import (
+    GESTURE_KIND,
+    GOAL_GESTURES,
+    gesture_rows,
+    predict_gesture,
+    score_gestures,
+)
 from salesmigo.evaluation.identify import evaluate_identification, split_identities
-from salesmigo.evaluation.manifest import DatasetFileError, read_manifest, read_pairs
+from salesmigo.evaluation.manifest import (
+    DatasetFileError,
+    ManifestRow,
+    read_manifest,
+    read_pairs,
+)
 from salesmigo.evaluation.verify import distinct_images, score_verification
 from salesmigo.vision.embedders import ModelUnavailableError
+from salesmigo.vision.images import ImageError, load_image
 from salesmigo.vision.pipeline import FacePipeline
+from salesmigo.vision.types import Frame
 
 app = typer.Typer(
     help="Score the face pipeline on labelled images (accuracy, false matches, speed).",
@@ -38,6 +59,10 @@ app = typer.Typer(
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+]
+ManifestOption = Annotated[
+    Path,
+    typer.Option("--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."),
 ]
 RootOption = Annotated[
     Path, typer.Option("--root", help="Folder the image paths in the file are relative to.")
@@ -78,6 +103,14 @@ def open_pipeline(settings: Settings, model: str) -> Iterator[FacePipeline]:
         pipeline.close()
 
 
+def warn_not_read(progress: Progress, error: object, found: str) -> None:
+    """Say on stderr, above the bar, that an image could not be read and counts as having
+    no ``found`` (face, hand). Not wrapped, so the file's path stays whole."""
+    progress.console.print(
+        f"[yellow]warning:[/] {error} (counted as no {found})", highlight=False, soft_wrap=True
+    )
+
+
 def describer(
     pipeline: FacePipeline,
     root: Path,
@@ -94,9 +127,7 @@ def describer(
             pipeline, root / path, model, settings.vision, expression_reader
         )
         if description.error is not None:
-            progress.console.print(
-                f"[yellow]warning:[/] {description.error} (counted as no face)", highlight=False
-            )
+            warn_not_read(progress, description.error, "face")
         progress.advance(task)
         return description
 
@@ -163,12 +194,7 @@ def verify(
 
 @app.command()
 def identify(
-    manifest: Annotated[
-        Path,
-        typer.Option(
-            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
-        ),
-    ],
+    manifest: ManifestOption,
     root: RootOption,
     json: JsonOption = False,
 ) -> None:
@@ -179,12 +205,7 @@ def identify(
     and its other images are probes; stranger images must come out "unknown".
     """
     settings = cli_settings()
-    try:
-        rows = read_manifest(manifest)
-    except DatasetFileError as error:
-        fail(str(error))
-    check_root(root)
-    split = split_identities(rows)
+    split = split_identities(manifest_rows(manifest, root))
     if not split.enrolled:
         fail(f"the manifest {manifest} has no rows of kind 'identity'.")
     model = settings.recognition.default_model
@@ -216,14 +237,98 @@ def identify(
         )
 
 
+def manifest_rows(manifest: Path, root: Path) -> list[ManifestRow]:
+    """The manifest's rows, after checking the data folder; one sentence and exit if not."""
+    try:
+        rows = read_manifest(manifest)
+    except DatasetFileError as error:
+        fail(str(error))
+    check_root(root)
+    return rows
+
+
+def classified_rows(
+    manifest: Path,
+    root: Path,
+    pick: Callable[[list[ManifestRow]], tuple[list[LabelledRow[L]], int]],
+    *,
+    kind: str,
+    wanted: str,
+) -> tuple[list[LabelledRow[L]], int]:
+    """The rows ``pick`` keeps and how many it ignored; fails when it keeps none."""
+    labelled, ignored = pick(manifest_rows(manifest, root))
+    if not labelled:
+        fail(f"the manifest {manifest} has no rows of kind '{kind}' labelled with {wanted}.")
+    return labelled, ignored
+
+
+def classify_images(
+    rows: Sequence[LabelledRow[L]],
+    root: Path,
+    settings: Settings,
+    predict: Callable[[Frame], tuple[L | None, float]],
+    *,
+    task: str,
+    found: str,
+    time_misses: bool,
+) -> tuple[list[Sample[L]], list[float]]:
+    """One sample per row (no prediction where nothing is ``found`` or the file cannot be
+    read, with a warning on stderr) and the ms of each prediction, under a progress bar.
+    Predictions that found nothing are timed only if ``time_misses``."""
+    samples: list[Sample[L]] = []
+    milliseconds: list[float] = []
+    with progress_bar() as progress:
+        task_id = progress.add_task(task, total=len(rows))
+        for row in rows:
+            try:
+                frame = load_image(
+                    root / row.path,
+                    max_bytes=settings.vision.max_upload_bytes,
+                    max_pixels=settings.vision.max_image_pixels,
+                )
+            except ImageError as error:
+                warn_not_read(progress, error, found)
+                samples.append(Sample(row.path, row.truth, None))
+            else:
+                predicted, elapsed = predict(frame)
+                samples.append(Sample(row.path, row.truth, predicted))
+                if predicted is not None or time_misses:
+                    milliseconds.append(elapsed)
+            progress.advance(task_id)
+    return samples, milliseconds
+
+
+def per_class_table(
+    report: ClassificationReport[L],
+    found: str,
+    columns: Sequence[L],
+    heading: Callable[[L], str],
+) -> Table:
+    """Per-class accuracy, images, no-detection count and a confusion row over ``columns``."""
+    classes = Table(
+        title=f"Per class (rows: true label; columns: predicted, images with a {found})"
+    )
+    classes.add_column("label")
+    classes.add_column("accuracy", justify="right")
+    classes.add_column("images", justify="right")
+    classes.add_column(f"no {found}", justify="right")
+    for label in columns:
+        classes.add_column(heading(label), justify="right")
+    for truth, score in report.per_class.items():
+        counts = [str(report.confusion[truth][label]) for label in columns]
+        classes.add_row(
+            str(truth),
+            _percent(score.accuracy),
+            str(score.images),
+            str(score.no_detection),
+            *counts,
+        )
+    return classes
+
+
 @app.command()
 def gestures(
-    manifest: Annotated[
-        Path,
-        typer.Option(
-            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
-        ),
-    ],
+    manifest: ManifestOption,
     root: RootOption,
     json: JsonOption = False,
 ) -> None:
@@ -234,58 +339,32 @@ def gestures(
     peace, palm, one, no_gesture, ...); other labels are ignored. Accuracies are over the
     images where a hand was found; the goal accuracy is over the first five gestures.
     """
-    # Imported here so that this command stays a self-contained addition to the module.
-    from salesmigo.evaluation.gestures import (
-        GOAL_GESTURES,
-        GestureSample,
-        gesture_rows,
-        predict_gesture,
-        score_gestures,
-    )
+    # Looked up when the command runs (tests replace it with a fake).
     from salesmigo.vision.hands import HandDetector
-    from salesmigo.vision.images import ImageError, load_image
 
     settings = cli_settings()
-    try:
-        rows = read_manifest(manifest)
-    except DatasetFileError as error:
-        fail(str(error))
-    check_root(root)
-    labelled, ignored = gesture_rows(rows)
-    if not labelled:
-        fail(
-            f"the manifest {manifest} has no rows of kind 'gesture' labelled with one of the "
-            "seven gestures (or a dataset label mapped to one)."
-        )
-    samples: list[GestureSample] = []
-    milliseconds: list[float] = []
+    labelled, ignored = classified_rows(
+        manifest,
+        root,
+        gesture_rows,
+        kind=GESTURE_KIND,
+        wanted="one of the seven gestures (or a dataset label mapped to one)",
+    )
     try:
         detector = HandDetector(static_image_mode=True)
     except (ImportError, RuntimeError) as error:
         fail(f"the hand landmark model cannot be loaded: {error}")
-    try:
+    with closing(detector):
         detector.detect(np.zeros((64, 64, 3), dtype=np.uint8))  # start-up is not timed
-        with progress_bar() as progress:
-            task = progress.add_task("hands: classifying", total=len(labelled))
-            for row in labelled:
-                try:
-                    frame = load_image(
-                        root / row.path,
-                        max_bytes=settings.vision.max_upload_bytes,
-                        max_pixels=settings.vision.max_image_pixels,
-                    )
-                except ImageError as error:
-                    progress.console.print(
-                        f"[yellow]warning:[/] {error} (counted as no hand)", highlight=False
-                    )
-                    samples.append(GestureSample(row.path, row.truth, None))
-                else:
-                    predicted, elapsed = predict_gesture(detector, frame)
-                    samples.append(GestureSample(row.path, row.truth, predicted))
-                    milliseconds.append(elapsed)
-                progress.advance(task)
-    finally:
-        detector.close()
+        samples, milliseconds = classify_images(
+            labelled,
+            root,
+            settings,
+            lambda frame: predict_gesture(detector, frame),
+            task="hands: classifying",
+            found="hand",
+            time_misses=True,
+        )
     report = score_gestures(samples, milliseconds, ignored=ignored)
     if json:
         print_json(report.as_dict())
@@ -301,34 +380,17 @@ def gestures(
     table.add_row("rows ignored (other labels)", str(report.ignored))
     table.add_row("ms per image (hands + classification)", f"{report.ms_per_image:.1f}")
     console.print(table)
-    classes = Table(title="Per class (rows: true label; columns: predicted, images with a hand)")
-    classes.add_column("label")
-    classes.add_column("accuracy", justify="right")
-    classes.add_column("images", justify="right")
-    classes.add_column("no hand", justify="right")
     predicted_labels = [
         label
         for label in dict.fromkeys(p for row in report.confusion.values() for p in row)
         if any(row[label] for row in report.confusion.values())
     ]
-    for label in predicted_labels:
-        classes.add_column(label.value, justify="right")
-    for truth, score in report.per_class.items():
-        counts = [str(report.confusion[truth][label]) for label in predicted_labels]
-        classes.add_row(
-            truth.value, _percent(score.accuracy), str(score.images), str(score.no_hand), *counts
-        )
-    console.print(classes)
+    console.print(per_class_table(report, "hand", predicted_labels, lambda label: label.value))
 
 
 @app.command()
 def expressions(
-    manifest: Annotated[
-        Path,
-        typer.Option(
-            "--manifest", help="MANIFEST.tsv: tab-separated, header with path, kind, label."
-        ),
-    ],
+    manifest: ManifestOption,
     root: RootOption,
     json: JsonOption = False,
 ) -> None:
@@ -339,59 +401,32 @@ def expressions(
     largest face of each image is classified; accuracies are over the images with a face.
     "ms per face" times the expression model alone (crop, resize, network).
     """
-    # Imported here so that this command stays a self-contained addition to the module.
-    from salesmigo.evaluation.expressions import (
-        ExpressionSample,
-        expression_rows,
-        predict_expression,
-        score_expressions,
-    )
+    # Looked up when the command runs, as the hand detector in `gestures` is.
     from salesmigo.vision.detect import MediapipeFaceDetector
     from salesmigo.vision.expression import ExpressionClassifier
-    from salesmigo.vision.images import ImageError, load_image
 
     settings = cli_settings()
-    try:
-        rows = read_manifest(manifest)
-    except DatasetFileError as error:
-        fail(str(error))
-    check_root(root)
-    labelled, ignored = expression_rows(rows)
-    if not labelled:
-        fail(
-            f"the manifest {manifest} has no rows of kind 'expression' labelled with one of "
-            "the seven expressions."
-        )
+    labelled, ignored = classified_rows(
+        manifest,
+        root,
+        expression_rows,
+        kind=EXPRESSION_KIND,
+        wanted="one of the seven expressions",
+    )
     try:
         classifier = ExpressionClassifier(settings.models_dir)
     except ModelUnavailableError as error:
         fail(str(error))
-    samples: list[ExpressionSample] = []
-    milliseconds: list[float] = []
-    detector = MediapipeFaceDetector()
-    try:
-        with progress_bar() as progress:
-            task = progress.add_task("expressions: classifying", total=len(labelled))
-            for row in labelled:
-                try:
-                    frame = load_image(
-                        root / row.path,
-                        max_bytes=settings.vision.max_upload_bytes,
-                        max_pixels=settings.vision.max_image_pixels,
-                    )
-                except ImageError as error:
-                    progress.console.print(
-                        f"[yellow]warning:[/] {error} (counted as no face)", highlight=False
-                    )
-                    samples.append(ExpressionSample(row.path, row.truth, None))
-                else:
-                    predicted, elapsed = predict_expression(detector, classifier, frame)
-                    samples.append(ExpressionSample(row.path, row.truth, predicted))
-                    if predicted is not None:
-                        milliseconds.append(elapsed)
-                progress.advance(task)
-    finally:
-        detector.close()
+    with closing(MediapipeFaceDetector()) as detector:
+        samples, milliseconds = classify_images(
+            labelled,
+            root,
+            settings,
+            lambda frame: predict_expression(detector, classifier, frame),
+            task="expressions: classifying",
+            found="face",
+            time_misses=False,
+        )
     report = score_expressions(samples, milliseconds, ignored=ignored)
     if json:
         print_json(report.as_dict())
@@ -399,27 +434,14 @@ def expressions(
     table = Table(title=f"Facial expressions ({classifier.model_version})")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    with_face = report.images - report.no_face
     table.add_row(
         "accuracy (images with a face)",
-        f"{_percent(report.accuracy)} ({report.correct} of {with_face})",
+        f"{_percent(report.accuracy)} ({report.correct} of {report.detected})",
     )
     table.add_row("happy vs not happy", _percent(report.happy_accuracy))
     table.add_row("images / with no face", f"{report.images} / {report.no_face}")
     table.add_row("rows ignored (other labels)", str(report.ignored))
     table.add_row("ms per face (expression model)", f"{report.ms_per_face:.1f}")
     console.print(table)
-    classes = Table(title="Per class (rows: true label; columns: predicted, images with a face)")
-    classes.add_column("label")
-    classes.add_column("accuracy", justify="right")
-    classes.add_column("images", justify="right")
-    classes.add_column("no face", justify="right")
     labels = list(next(iter(report.confusion.values()), {}))
-    for label in labels:
-        classes.add_column(label[:5], justify="right")
-    for truth, score in report.per_class.items():
-        counts = [str(report.confusion[truth][label]) for label in labels]
-        classes.add_row(
-            truth, _percent(score.accuracy), str(score.images), str(score.no_face), *counts
-        )
-    console.print(classes)
+    console.print(per_class_table(report, "face", labels, lambda label: label[:5]))

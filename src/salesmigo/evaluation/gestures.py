@@ -38,6 +38,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from salesmigo.evaluation.classification import (
+    ClassificationReport,
+    LabelledRow,
+    Sample,
+    labelled_rows,
+    mean_ms,
+    rounded,
+    score_classification,
+)
 from salesmigo.evaluation.manifest import ManifestRow
 from salesmigo.vision.gestures import Classification, Gesture, classify
 from salesmigo.vision.hands import Hand
@@ -101,27 +110,13 @@ def gesture_for_label(label: str) -> Gesture | None:
     return LABEL_MAP.get(key)
 
 
-@dataclass(frozen=True)
-class GestureRow:
-    """A manifest image and the gesture it shows."""
-
-    path: str
-    truth: Gesture
+GestureRow = LabelledRow[Gesture]
+GestureSample = Sample[Gesture]
 
 
 def gesture_rows(rows: Iterable[ManifestRow]) -> tuple[list[GestureRow], int]:
     """Rows of kind ``gesture`` whose label maps to one of the seven, and how many did not."""
-    kept: list[GestureRow] = []
-    ignored = 0
-    for row in rows:
-        if row.kind != GESTURE_KIND:
-            continue
-        gesture = gesture_for_label(row.label)
-        if gesture is None:
-            ignored += 1
-        else:
-            kept.append(GestureRow(row.path, gesture))
-    return kept, ignored
+    return labelled_rows(rows, GESTURE_KIND, gesture_for_label)
 
 
 class HandFinder(Protocol):
@@ -148,94 +143,34 @@ def predict_gesture(detector: HandFinder, frame: Frame) -> tuple[Gesture | None,
 
 
 @dataclass(frozen=True)
-class GestureSample:
-    """One scored image: the true gesture and the predicted one (None: no hand found)."""
+class GestureReport(ClassificationReport[Gesture]):
+    """Per-class scores (rows: the classes present, in Gesture order; confusion columns:
+    all seven) and what only gestures have."""
 
-    path: str
-    truth: Gesture
-    predicted: Gesture | None
-
-
-@dataclass(frozen=True)
-class ClassScore:
-    images: int
-    no_hand: int
-    correct: int
-
-    @property
-    def accuracy(self) -> float | None:
-        """Correct share of this class's images with a hand (None if there are none)."""
-        with_hand = self.images - self.no_hand
-        return self.correct / with_hand if with_hand else None
-
-
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
-@dataclass(frozen=True)
-class GestureReport:
-    per_class: dict[Gesture, ClassScore]  # the classes present, in Gesture order
-    confusion: dict[Gesture, dict[Gesture, int]]  # true -> predicted -> images with a hand
     ignored: int  # gesture rows whose label is none of the seven
     ms_per_image: float
 
     @property
-    def images(self) -> int:
-        return sum(score.images for score in self.per_class.values())
-
-    @property
     def no_hand(self) -> int:
-        return sum(score.no_hand for score in self.per_class.values())
-
-    def _accuracy(self, classes: Iterable[Gesture]) -> float | None:
-        scores = [self.per_class[gesture] for gesture in classes if gesture in self.per_class]
-        return _ratio(
-            sum(score.correct for score in scores),
-            sum(score.images - score.no_hand for score in scores),
-        )
-
-    @property
-    def accuracy(self) -> float | None:
-        """Correct share of the images with a hand, over all seven classes."""
-        return self._accuracy(Gesture)
+        return self.no_detection
 
     @property
     def goal_accuracy(self) -> float | None:
         """Correct share of the images with a hand, over the five GOAL_GESTURES."""
-        return self._accuracy(GOAL_GESTURES)
+        return self.accuracy_over(GOAL_GESTURES)
 
     @property
     def hand_found_rate(self) -> float | None:
         """Share of the images where at least one hand was found."""
-        return _ratio(self.images - self.no_hand, self.images)
+        return self.detected_rate
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, no_key: str = "no_hand") -> dict[str, object]:
         """The JSON the ``eval gestures --json`` command prints."""
         return {
-            "accuracy": _rounded(self.accuracy),
-            "per_class": {
-                gesture.value: {
-                    "accuracy": _rounded(score.accuracy),
-                    "images": score.images,
-                    "no_hand": score.no_hand,
-                    "correct": score.correct,
-                }
-                for gesture, score in self.per_class.items()
-            },
-            "confusion": {
-                truth.value: {predicted.value: count for predicted, count in row.items()}
-                for truth, row in self.confusion.items()
-            },
-            "images": self.images,
-            "no_hand": self.no_hand,
-            "goal_accuracy": _rounded(self.goal_accuracy),
+            **super().as_dict(no_key),
+            "goal_accuracy": rounded(self.goal_accuracy),
             "goal_classes": [gesture.value for gesture in GOAL_GESTURES],
-            "hand_found_rate": _rounded(self.hand_found_rate),
+            "hand_found_rate": rounded(self.hand_found_rate),
             "ignored": self.ignored,
             "ms_per_image": round(self.ms_per_image, 2),
         }
@@ -246,17 +181,5 @@ def score_gestures(
 ) -> GestureReport:
     """Per-class accuracy and the confusion matrix (rows: the classes present, all seven
     columns) from one sample per image; ``milliseconds`` are the detect+classify times."""
-    present = [gesture for gesture in Gesture if any(s.truth is gesture for s in samples)]
-    confusion = {truth: dict.fromkeys(Gesture, 0) for truth in present}
-    counts = {truth: [0, 0, 0] for truth in present}  # images, no hand, correct
-    for sample in samples:
-        tally = counts[sample.truth]
-        tally[0] += 1
-        if sample.predicted is None:
-            tally[1] += 1
-            continue
-        confusion[sample.truth][sample.predicted] += 1
-        tally[2] += sample.predicted is sample.truth
-    per_class = {truth: ClassScore(*tally) for truth, tally in counts.items()}
-    mean_ms = sum(milliseconds) / len(milliseconds) if milliseconds else 0.0
-    return GestureReport(per_class, confusion, ignored, mean_ms)
+    scores = score_classification(samples, list(Gesture), what="gesture")
+    return GestureReport(scores.per_class, scores.confusion, ignored, mean_ms(milliseconds))

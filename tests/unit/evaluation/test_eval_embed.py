@@ -21,6 +21,17 @@ from salesmigo.vision.types import (
 )
 
 FRAME: Frame = np.zeros((100, 100, 3), dtype=np.uint8)
+# The keys of one `salesmigo embed` JSON line, in order (also checked on real images).
+EMBED_RECORD_KEYS = [
+    "path",
+    "found",
+    "model",
+    "descriptor",
+    "box",
+    "det_score",
+    "expressions",
+    "ms",
+]
 
 
 def _detection(size: int, score: float = 0.9) -> DetectedFace:
@@ -90,16 +101,7 @@ def test_embed_record() -> None:
     pipeline = FakePipeline(FaceAnalysis([Face(_detection(40, 0.75), _embedding(0.5))], []))
     description = describe_largest_face(pipeline, FRAME, "fake", FakeExpressions())
     record = embed_record("dir/x.jpg", description)
-    assert list(record) == [
-        "path",
-        "found",
-        "model",
-        "descriptor",
-        "box",
-        "det_score",
-        "expressions",
-        "ms",
-    ]
+    assert list(record) == EMBED_RECORD_KEYS
     assert record["path"] == "dir/x.jpg"
     assert record["found"] is True
     assert record["model"] == "fake"
