@@ -7,6 +7,10 @@ import logging
 import typer
 
 from salesmigo.cli import (
+    bench_cmd,
+    bench_pipeline,  # noqa: F401  (registers `bench pipeline` on bench_cmd.app)
+    camera_cmd,
+    cameras_cmd,
     config_cmd,
     customers_cmd,
     demo_cmd,
@@ -14,6 +18,7 @@ from salesmigo.cli import (
     evaluate,
     identify_cmd,
     legacy_cmd,
+    models_cmd,
     serve_cmd,
 )
 
@@ -26,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(customers_cmd.app, name="customers")
+app.add_typer(cameras_cmd.app, name="cameras")
 app.command()(serve_cmd.serve)
 app.command()(serve_cmd.migrate)
 app.command()(demo_cmd.demo)
@@ -33,7 +39,10 @@ app.command()(customers_cmd.enrol)
 app.command()(identify_cmd.identify)
 app.command("import-legacy")(legacy_cmd.import_legacy)
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(bench_cmd.app, name="bench")
 app.command("embed")(embed_cmd.embed)
+app.command("camera")(camera_cmd.camera)
+app.add_typer(models_cmd.app, name="models")
 
 
 def main() -> None:

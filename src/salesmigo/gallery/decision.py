@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from salesmigo.config import ModelMatching
-from salesmigo.gallery.exact import CustomerHit
+from salesmigo.gallery.index import CustomerHit
 
 Decision = Literal["match", "unknown"]
 

@@ -1,163 +1,211 @@
-"""Exact nearest-customer search over an in-memory matrix of templates."""
+"""Exact nearest-customer search: every template is compared with the query."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
 
-_INITIAL_CAPACITY = 1024
-_Scalar = TypeVar("_Scalar", bound=np.generic)
+from salesmigo.gallery.index import CustomerHit, IndexArrays, IndexKind, distinct_customers
+from salesmigo.gallery.kernels import knn
+from salesmigo.gallery.rwlock import ReadWriteLock
+from salesmigo.gallery.table import DEAD, TemplateTable
+
+__all__ = ["CustomerHit", "ExactIndex", "TableBackedIndex"]
+
+# Tombstones cost a row of memory and a row of scanning each; compact past this share.
+COMPACT_FRACTION = 0.1
+_MIN_POOL = 16
 
 
-@dataclass(frozen=True)
-class CustomerHit:
-    """A customer and the distance from the query to that customer's closest template."""
+class TableBackedIndex:
+    """What the exact and HNSW indexes share: a :class:`TemplateTable` behind a
+    readers-writer lock, the customer set, exports. Subclasses add the search."""
 
-    customer_id: int
-    distance: float
+    kind: IndexKind
 
+    def __init__(self, dimension: int, table: TemplateTable | None = None) -> None:
+        if table is not None and table.dimension != dimension:
+            raise ValueError(f"a {table.dimension}-D table for a {dimension}-D index")
+        self._dimension = dimension
+        self._table = table if table is not None else TemplateTable(dimension)
+        self._lock = ReadWriteLock()
+        self._customers: frozenset[int] | None = None
 
-class ExactIndex:
-    """All templates of one recogniser model, searched exhaustively.
+    @property
+    def dimension(self) -> int:
+        return self._dimension
 
-    Rows live in a preallocated matrix that grows by doubling, so an enrolment is an
-    append and a deletion moves the last row into the hole: neither rebuilds the index.
-    Squared norms are kept beside the rows so a search is one matrix-vector product.
-    """
+    @property
+    def table(self) -> TemplateTable:
+        """The rows themselves; only for building another index over them, under no lock."""
+        return self._table
 
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-        self._lock = threading.RLock()
-        self._vectors = np.empty((_INITIAL_CAPACITY, dimension), dtype=np.float32)
-        self._norms = np.empty(_INITIAL_CAPACITY, dtype=np.float32)
-        self._template_ids = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
-        self._customer_ids = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
-        self._row_of_template: dict[int, int] = {}
-        self._templates_per_customer: Counter[int] = Counter()
-        self._size = 0
+    @property
+    def nbytes(self) -> int:
+        return self._table.nbytes
 
     def __len__(self) -> int:
-        return self._size
+        return self._table.live
 
     def __contains__(self, template_id: int) -> bool:
-        return template_id in self._row_of_template
+        with self._lock.read():
+            row = int(self._table.find(np.array([template_id], dtype=np.int64))[0])
+            return row >= 0 and int(self._table.customer_ids[row]) != DEAD
 
     def customers(self) -> set[int]:
-        """The ids of every customer with at least one template here."""
-        with self._lock:
-            return set(self._templates_per_customer)
+        """The ids of every customer with at least one template here (a new set)."""
+        return set(self.customer_set())
 
-    def add(
-        self,
-        template_ids: Sequence[int],
-        customer_ids: Sequence[int],
-        vectors: NDArray[np.float32],
-    ) -> None:
-        """Add templates; a template id already present is replaced."""
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        if not len(template_ids) == len(customer_ids) == len(matrix):
-            raise ValueError("template ids, customer ids and vectors differ in length")
-        with self._lock:
-            self.remove([t for t in template_ids if t in self._row_of_template])
-            self._reserve(self._size + len(matrix))
-            rows = slice(self._size, self._size + len(matrix))
-            self._vectors[rows] = matrix
-            self._norms[rows] = np.einsum("ij,ij->i", matrix, matrix)
-            self._template_ids[rows] = template_ids
-            self._customer_ids[rows] = customer_ids
-            for offset, template_id in enumerate(template_ids):
-                self._row_of_template[int(template_id)] = self._size + offset
-            self._templates_per_customer.update(int(c) for c in customer_ids)
-            self._size += len(matrix)
-
-    def remove(self, template_ids: Sequence[int]) -> int:
-        """Remove templates by id; unknown ids are ignored. Returns how many were removed."""
-        removed = 0
-        with self._lock:
-            for template_id in template_ids:
-                row = self._row_of_template.pop(int(template_id), None)
-                if row is None:
-                    continue
-                customer = int(self._customer_ids[row])
-                self._templates_per_customer[customer] -= 1
-                if not self._templates_per_customer[customer]:
-                    del self._templates_per_customer[customer]
-                last = self._size - 1
-                if row != last:
-                    self._vectors[row] = self._vectors[last]
-                    self._norms[row] = self._norms[last]
-                    self._template_ids[row] = self._template_ids[last]
-                    self._customer_ids[row] = self._customer_ids[last]
-                    self._row_of_template[int(self._template_ids[row])] = row
-                self._size -= 1
-                removed += 1
-        return removed
-
-    def remove_customer(self, customer_id: int) -> int:
-        with self._lock:
-            rows = np.flatnonzero(self._customer_ids[: self._size] == customer_id)
-            return self.remove([int(t) for t in self._template_ids[rows]])
+    def customer_set(self) -> frozenset[int]:
+        """The same, without a copy: computed once per change, then shared."""
+        with self._lock.read():
+            cached = self._customers
+            if cached is None:
+                ids = np.unique(self._table.customer_ids)
+                cached = frozenset(ids[ids != DEAD].tolist())
+                self._customers = cached  # a benign race: every reader computes the same
+            return cached
 
     def nearest_customers(self, query: NDArray[np.float32], k: int = 2) -> list[CustomerHit]:
         """The k closest distinct customers, closest first, by Euclidean distance."""
-        query = np.asarray(query, dtype=np.float32).reshape(self.dimension)
-        with self._lock:
-            if self._size == 0:
-                return []
-            vectors = self._vectors[: self._size]
-            squared = self._norms[: self._size] - 2.0 * (vectors @ query) + float(query @ query)
-            customers = self._customer_ids[: self._size]
-            return _closest_distinct(squared, customers, k)
+        matrix = np.asarray(query, dtype=np.float32).reshape(1, self._dimension)
+        return self.nearest_customers_batch(matrix, k)[0]
 
-    def _reserve(self, needed: int) -> None:
-        capacity = len(self._vectors)
-        if needed <= capacity:
-            return
-        while capacity < needed:
-            capacity *= 2
-        self._vectors = _grown(self._vectors, capacity)
-        self._norms = _grown(self._norms, capacity)
-        self._template_ids = _grown(self._template_ids, capacity)
-        self._customer_ids = _grown(self._customer_ids, capacity)
+    def nearest_customers_batch(
+        self, queries: NDArray[np.float32], k: int = 2
+    ) -> list[list[CustomerHit]]:
+        """``nearest_customers`` for each row of ``queries``."""
+        matrix = np.asarray(queries, dtype=np.float32).reshape(-1, self._dimension)
+        if not np.all(np.isfinite(matrix)):
+            raise ValueError("query vectors must be finite")
+        with self._lock.read():
+            return self._search(matrix, k)
+
+    def _search(self, queries: NDArray[np.float32], k: int) -> list[list[CustomerHit]]:
+        raise NotImplementedError
+
+    @contextmanager
+    def frozen(self) -> Iterator[dict[str, NDArray[np.generic]]]:
+        """The index's own arrays, unchanged while the block runs (searches go on).
+
+        For snapshots: ``template_ids``, ``customer_ids`` and ``vectors`` are the table's
+        rows verbatim (tombstones included), plus whatever a subclass adds.
+        """
+        with self._lock.read():
+            yield self._state()
+
+    def _state(self) -> dict[str, NDArray[np.generic]]:
+        return {
+            "template_ids": self._table.template_ids,
+            "customer_ids": self._table.customer_ids,
+            "vectors": self._table.vectors,
+        }
+
+    def export(self) -> IndexArrays:
+        with self._lock.read():
+            rows = self._table.live_rows()
+            return IndexArrays(
+                self._table.template_ids[rows],
+                self._table.customer_ids[rows],
+                self._table.vectors[rows],
+            )
 
 
-def _grown(array: NDArray[_Scalar], capacity: int) -> NDArray[_Scalar]:
-    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
-    grown[: len(array)] = array
-    return grown
+class ExactIndex(TableBackedIndex):
+    """All templates of one recogniser model, searched exhaustively.
 
-
-def _closest_distinct(
-    squared: NDArray[np.float32], customers: NDArray[np.int64], k: int
-) -> list[CustomerHit]:
-    """Rank customers by their closest template, widening the candidate pool until k are found.
-
-    A customer with many templates can fill the nearest rows alone, so the pool starts at a
-    few rows and doubles rather than assuming the k nearest rows belong to k customers.
+    The templates live in a :class:`TemplateTable` (528 bytes a template at 128-D); a search
+    is one pass of faiss's brute-force kernel over it. An enrolment appends rows, a
+    deletion tombstones them, and tombstones are compacted away in one pass once they
+    exceed a tenth of the rows: no change rebuilds anything per template.
     """
-    pool = min(len(squared), max(8, 4 * k))
-    while True:
-        if pool < len(squared):
-            candidates = np.argpartition(squared, pool - 1)[:pool]
-        else:
-            candidates = np.arange(len(squared))
-        candidates = candidates[np.argsort(squared[candidates], kind="stable")]
-        hits: list[CustomerHit] = []
-        seen: set[int] = set()
-        for row in candidates:
-            customer = int(customers[row])
-            if customer in seen:
-                continue
-            seen.add(customer)
-            hits.append(CustomerHit(customer, float(np.sqrt(max(float(squared[row]), 0.0)))))
-            if len(hits) == k:
-                return hits
-        if pool >= len(squared):
-            return hits
-        pool = min(len(squared), pool * 4)
+
+    kind: IndexKind = "exact"
+
+    def add(
+        self,
+        template_ids: Sequence[int] | NDArray[np.int64],
+        customer_ids: Sequence[int] | NDArray[np.int64],
+        vectors: NDArray[np.float32],
+    ) -> None:
+        """Add templates; a template id already present is replaced."""
+        ids, customers, matrix = checked(self._dimension, template_ids, customer_ids, vectors)
+        with self._lock.write():
+            self._table.put(ids, customers, matrix)
+            self._customers = None
+
+    def remove(self, template_ids: Sequence[int] | NDArray[np.int64]) -> int:
+        """Remove templates by id; unknown ids are ignored. Returns how many were removed."""
+        ids = np.asarray(template_ids, dtype=np.int64).reshape(-1)
+        with self._lock.write():
+            removed = len(self._table.kill(self._table.find(ids)))
+            self._after_removal(removed)
+        return removed
+
+    def remove_customer(self, customer_id: int) -> int:
+        with self._lock.write():
+            removed = len(self._table.kill(self._table.rows_of_customer(customer_id)))
+            self._after_removal(removed)
+        return removed
+
+    def compact(self) -> None:
+        with self._lock.write():
+            self._table.compact()
+
+    def _search(self, queries: NDArray[np.float32], k: int) -> list[list[CustomerHit]]:
+        return exact_search(self._table, queries, k)
+
+    def _after_removal(self, removed: int) -> None:
+        if not removed:
+            return
+        self._customers = None
+        table = self._table
+        if table.dead > COMPACT_FRACTION * table.rows:
+            table.compact()
+
+
+def checked(
+    dimension: int,
+    template_ids: Sequence[int] | NDArray[np.int64],
+    customer_ids: Sequence[int] | NDArray[np.int64],
+    vectors: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    ids = np.asarray(template_ids, dtype=np.int64).reshape(-1)
+    customers = np.asarray(customer_ids, dtype=np.int64).reshape(-1)
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
+    if not len(ids) == len(customers) == len(matrix):
+        raise ValueError("template ids, customer ids and vectors differ in length")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("template vectors must be finite")
+    return ids, customers, matrix
+
+
+def exact_search(
+    table: TemplateTable, queries: NDArray[np.float32], k: int
+) -> list[list[CustomerHit]]:
+    """Rank customers for each query, widening the candidate pool until k are found.
+
+    A customer with many templates can fill the nearest rows alone, so the pool starts at
+    a few rows and grows fourfold for the queries that still lack k distinct customers,
+    up to every row: the answer is exact whatever the templates per customer.
+    """
+    results: list[list[CustomerHit]] = [[] for _ in range(len(queries))]
+    rows = table.rows
+    if not table.live or not len(queries) or k < 1:
+        return results
+    pending = np.arange(len(queries))
+    pool = min(rows, max(_MIN_POOL, 4 * k))
+    while len(pending):
+        squared, found = knn(queries[pending], table.vectors, pool)
+        unfinished = []
+        for query, distances, candidates in zip(pending.tolist(), squared, found, strict=True):
+            hits = distinct_customers(distances, candidates, table.customer_ids, k)
+            results[query] = hits
+            if len(hits) < k and pool < rows:
+                unfinished.append(query)
+        pending = np.array(unfinished, dtype=np.int64)
+        pool = min(rows, pool * 4)
+    return results

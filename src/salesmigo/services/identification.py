@@ -97,11 +97,14 @@ def _identify_legacy_only(runtime: Runtime, frame: Frame, face: Face) -> Identif
     The default model stays the authority for everyone else.
     """
     default_model = runtime.settings.recognition.default_model
-    legacy_only = runtime.gallery.customers(LEGACY_MODEL) - runtime.gallery.customers(default_model)
+    gallery = runtime.gallery
+    # Linear in the customers, once per unknown face; fine for an API photo, but a gallery
+    # of millions would want a count of legacy-only customers kept by the gallery instead.
+    legacy_only = gallery.customer_set(LEGACY_MODEL) - gallery.customer_set(default_model)
     if not legacy_only:
         return None
     embedding = runtime.pipeline.embed(frame, face.detection, LEGACY_MODEL)
-    identification = runtime.gallery.identify(LEGACY_MODEL, embedding.vector)
+    identification = gallery.identify(LEGACY_MODEL, embedding.vector)
     customer_id = identification.matched_customer_id
     if customer_id is None or customer_id not in legacy_only:
         return None

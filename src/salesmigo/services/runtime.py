@@ -8,11 +8,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesmigo.config import Settings
-from salesmigo.gallery.gallery import Gallery, Template
+from salesmigo.gallery.gallery import Gallery
 from salesmigo.gallery.persist import load_snapshot, save_snapshot
 from salesmigo.realtime.bus import Bus, MemoryBus, open_bus
 from salesmigo.services.gallery_sync import GallerySync
@@ -152,9 +153,11 @@ class Runtime:
             templates = TemplateRepository(session)
             for model in templates.count_by_model():
                 for batch in templates.iter_batches(model, _LOAD_BATCH):
-                    gallery.add(
-                        Template(template_id, customer_id, model, vector)
-                        for template_id, customer_id, vector in batch
+                    gallery.add_arrays(
+                        model,
+                        np.fromiter((row.template_id for row in batch), np.int64, len(batch)),
+                        np.fromiter((row.customer_id for row in batch), np.int64, len(batch)),
+                        np.stack([row.vector for row in batch]),
                     )
                 logger.info("loaded %s %s templates into the gallery", gallery.size(model), model)
         return gallery

@@ -1,0 +1,548 @@
+"""The gallery benchmark behind ``salesmigo bench gallery`` and ``benchmarks/gallery.py``.
+
+For each gallery size it measures, on synthetic descriptors with the structure of real
+ones (see ``synthetic``):
+
+* exact search: p50/p99 ms of a single query (default threads and one thread), batched
+  queries per second, build time (loading the templates in 50,000-row batches, as the
+  runtime does), snapshot load time and memory per template;
+* the HNSW index: the same latencies, build time, load time, memory, and recall@1
+  against exact (the top *customer* agrees), on enrolled people and strangers alike;
+* two baselines measured in the same run: (a) the 2022 prototype's algorithm, a Python
+  loop over the records computing one Euclidean distance each, first record under the
+  threshold wins, measured at ``prototype_size`` and extrapolated linearly (its cost is
+  linear in the records), and (b) faiss ``IndexFlatL2`` used directly.
+
+Galleries are prefixes of one synthetic gallery, and both indexes grow from one size to
+the next, so the largest build is paid once. Timings on a shared machine are noisy:
+compare the ratios, which are measured side by side.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import faiss
+import numpy as np
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
+from salesmigo.gallery.exact import ExactIndex
+from salesmigo.gallery.gallery import Gallery
+from salesmigo.gallery.hnsw import EF_SEARCH, HnswIndex
+from salesmigo.gallery.index import CustomerHit, SearchIndex
+from salesmigo.gallery.persist import load_snapshot, save_snapshot
+from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery, SyntheticQueries
+
+DEFAULT_SIZES = (10_000, 100_000, 300_000, 1_000_000)
+TEN_MILLION = 10_000_000
+# Building an HNSW graph of 10M templates takes hours on 2 cores: beyond this, exact only.
+ANN_MAX_SIZE = 2_000_000
+LOAD_BATCH = 50_000
+MODEL = "sface"
+EF_SWEEP = (64, 128, 256, 512)
+Progress = Callable[[str], None]
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    recall_queries: int = 1000
+    latency_queries: int = 200
+    batch_size: int = 256
+    prototype_size: int = 10_000
+    prototype_queries: int = 30
+    seed: int = 0
+    ann: bool = True
+    ef_sweep: tuple[int, ...] = EF_SWEEP
+    work_dir: Path | None = None
+
+
+@dataclass
+class _Latency:
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
+class _Prototype:
+    size: int
+    ms_per_query: float
+
+
+@dataclass
+class _State:
+    """What carries over from one size to the next."""
+
+    exact: ExactIndex
+    hnsw: HnswIndex | None
+    exact_build_s: float = 0.0
+    ann_build_s: float = 0.0
+    loaded: int = 0
+    prototype: _Prototype | None = None
+    prototype_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_benchmark(
+    config: BenchmarkConfig, progress: Progress = lambda _: None
+) -> list[dict[str, Any]]:
+    """One result object per size (see ``benchmarks/README.md`` for the keys)."""
+    sizes = tuple(sorted(set(config.sizes)))
+    if not sizes or sizes[0] < 1:
+        raise ValueError("sizes must be positive")
+    space = FaceSpace(config.seed)
+    progress(f"generating {sizes[-1]:,} synthetic templates")
+    everything = space.gallery(sizes[-1])
+    matching = SFaceMatching()
+    state = _State(ExactIndex(everything.vectors.shape[1]), None)
+    results = []
+    with tempfile.TemporaryDirectory(dir=config.work_dir) as work:
+        for size in sizes:
+            gallery = everything.prefix(size)
+            queries = space.queries(gallery, config.recall_queries)
+            results.append(
+                _measure(size, gallery, queries, state, config, matching, Path(work), progress)
+            )
+            gc.collect()
+    return results
+
+
+def _measure(
+    size: int,
+    gallery: SyntheticGallery,
+    queries: SyntheticQueries,
+    state: _State,
+    config: BenchmarkConfig,
+    matching: ModelMatching,
+    work: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    progress(f"{size:,}: loading the exact index")
+    start = state.loaded
+    began = time.perf_counter()
+    for batch in range(start, size, LOAD_BATCH):
+        stop = min(size, batch + LOAD_BATCH)
+        state.exact.add(
+            gallery.template_ids[batch:stop],
+            gallery.customer_ids[batch:stop],
+            gallery.vectors[batch:stop],
+        )
+    state.exact_build_s += time.perf_counter() - began
+    latency_set = queries.vectors[: config.latency_queries]
+
+    progress(f"{size:,}: exact search, and faiss IndexFlatL2 beside it")
+    flat = faiss.IndexFlatL2(gallery.vectors.shape[1])
+    flat.add(gallery.vectors)
+    # Interleaved query by query, so both see the same load on a shared machine.
+    exact, flat_1t = _paired(
+        lambda q: state.exact.nearest_customers(q), lambda q: _flat_one_thread(flat, q), latency_set
+    )
+    few = latency_set[: max(20, config.latency_queries // 4)]  # two threads are slow here
+    flat_default = _latencies(lambda q: flat.search(q[None], 2), few)
+    flat.reset()
+    exact_1t = _single_thread(
+        lambda: _latencies(lambda q: state.exact.nearest_customers(q), latency_set)
+    )
+    truth, batch_qps = _batched(state.exact, queries.vectors, config.batch_size)
+    batch_qps_1t = _single_thread(
+        lambda: _batched(state.exact, queries.vectors, config.batch_size)[1]
+    )
+
+    progress(f"{size:,}: snapshot of the exact index")
+    exact_load_s, exact_file = _snapshot_round_trip(state.exact, work)
+
+    if state.prototype is None or size <= config.prototype_size:
+        progress(f"{min(size, config.prototype_size):,}: the prototype's loop")
+        state.prototype = _prototype(gallery, queries, config, matching)
+    prototype_ms = state.prototype.ms_per_query * size / state.prototype.size
+    state.prototype_ms = prototype_ms
+
+    result: dict[str, Any] = {
+        "size": size,
+        "exact_p50_ms": round(exact.p50_ms, 3),
+        "exact_p99_ms": round(exact.p99_ms, 3),
+        "ann_p50_ms": None,
+        "ann_p99_ms": None,
+        "ann_recall_at_1": None,
+        "batch_qps": round(batch_qps, 1),
+        "prototype_ms": round(prototype_ms, 2),
+        "speedup_vs_prototype": round(prototype_ms / exact.p50_ms, 1),
+        "batch_speedup_vs_prototype": round(prototype_ms * batch_qps / 1000, 1),
+        "ratio_vs_faiss_flat": round(exact.p50_ms / flat_1t.p50_ms, 3),
+        "bytes_per_template": round(state.exact.nbytes / size, 1),
+        "exact_1t_p50_ms": round(exact_1t.p50_ms, 3),
+        "exact_1t_p99_ms": round(exact_1t.p99_ms, 3),
+        "batch_qps_1t": round(batch_qps_1t, 1),
+        "faiss_flat_p50_ms": round(flat_default.p50_ms, 3),
+        "faiss_flat_p99_ms": round(flat_default.p99_ms, 3),
+        "faiss_flat_1t_p50_ms": round(flat_1t.p50_ms, 3),
+        "faiss_flat_1t_p99_ms": round(flat_1t.p99_ms, 3),
+        "exact_build_s": round(state.exact_build_s, 2),
+        "exact_load_s": round(exact_load_s, 3),
+        "exact_snapshot_mb": round(exact_file / 1e6, 1),
+        "prototype_measured_at": state.prototype.size,
+        "prototype_measured_ms": round(state.prototype.ms_per_query, 2),
+    }
+    if config.ann and size <= ANN_MAX_SIZE:
+        result.update(_measure_ann(size, gallery, queries, truth, state, config, work, progress))
+    state.loaded = size
+    return result
+
+
+def _measure_ann(
+    size: int,
+    gallery: SyntheticGallery,
+    queries: SyntheticQueries,
+    truth: list[list[CustomerHit]],
+    state: _State,
+    config: BenchmarkConfig,
+    work: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    progress(f"{size:,}: building the HNSW graph")
+    began = time.perf_counter()
+    if state.hnsw is None:
+        state.hnsw = HnswIndex(gallery.vectors.shape[1])
+    for batch in range(state.loaded, size, LOAD_BATCH):
+        stop = min(size, batch + LOAD_BATCH)
+        state.hnsw.add(
+            gallery.template_ids[batch:stop],
+            gallery.customer_ids[batch:stop],
+            gallery.vectors[batch:stop],
+        )
+    state.ann_build_s += time.perf_counter() - began
+    hnsw = state.hnsw
+    progress(f"{size:,}: HNSW search")
+    latency_set = queries.vectors[: max(config.latency_queries, 500)]
+    ann = _latencies(lambda q: hnsw.nearest_customers(q), latency_set)
+    ann_1t = _single_thread(lambda: _latencies(lambda q: hnsw.nearest_customers(q), latency_set))
+    found, ann_qps = _batched(hnsw, queries.vectors, config.batch_size)
+    recall, enrolled_recall, agreement = _agreement(found, truth, queries)
+    sweep = []
+    if size == max(s for s in config.sizes if s <= ANN_MAX_SIZE):
+        for ef in config.ef_sweep:
+            hnsw.ef_search = ef
+            swept = _latencies(lambda q: hnsw.nearest_customers(q), latency_set)
+            swept_recall = _agreement(
+                _batched(hnsw, queries.vectors, config.batch_size)[0], truth, queries
+            )[0]
+            sweep.append(
+                {
+                    "ef_search": ef,
+                    "p50_ms": round(swept.p50_ms, 3),
+                    "p99_ms": round(swept.p99_ms, 3),
+                    "recall_at_1": round(swept_recall, 4),
+                }
+            )
+            progress(
+                f"{size:,}: ef_search={ef} p99 {swept.p99_ms:.2f} ms, recall@1 {swept_recall:.4f}"
+            )
+        hnsw.ef_search = EF_SEARCH
+    progress(f"{size:,}: snapshot of the HNSW index")
+    ann_load_s, ann_file = _snapshot_round_trip(hnsw, work)
+    prototype_ms = state.prototype_ms
+    result: dict[str, Any] = {
+        "ann_p50_ms": round(ann.p50_ms, 3),
+        "ann_speedup_vs_prototype": round(prototype_ms / ann.p50_ms, 1),
+        "ann_p99_ms": round(ann.p99_ms, 3),
+        "ann_recall_at_1": round(recall, 4),
+        "ann_1t_p50_ms": round(ann_1t.p50_ms, 3),
+        "ann_1t_p99_ms": round(ann_1t.p99_ms, 3),
+        "ann_batch_qps": round(ann_qps, 1),
+        "ann_recall_at_1_enrolled": round(enrolled_recall, 4),
+        "ann_decision_agreement": round(agreement, 4),
+        "ann_ef_search": EF_SEARCH,
+        "ann_build_s": round(state.ann_build_s, 2),
+        "ann_load_s": round(ann_load_s, 3),
+        "ann_snapshot_mb": round(ann_file / 1e6, 1),
+        "ann_bytes_per_template": round(hnsw.nbytes / size, 1),
+    }
+    if sweep:
+        result["ann_sweep"] = sweep
+    return result
+
+
+# -- measurements ----------------------------------------------------------------------
+
+
+def _flat_one_thread(flat: faiss.IndexFlatL2, query: NDArray[np.float32]) -> object:
+    """faiss ``IndexFlatL2`` as a user would call it for one query, on one thread (its best
+    here: with OpenMP's two threads on a shared 2-core machine it is several times slower).
+    """
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return flat.search(query[None], 2)
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+def _paired(
+    first: Callable[[NDArray[np.float32]], object],
+    second: Callable[[NDArray[np.float32]], object],
+    queries: NDArray[np.float32],
+) -> tuple[_Latency, _Latency]:
+    """Latencies of two searches taking turns on each query (order alternating)."""
+    for query in queries[:3]:
+        first(query)
+        second(query)
+    times = np.empty((2, len(queries)))
+    for i, query in enumerate(queries):
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        for which in order:
+            search = first if which == 0 else second
+            began = time.perf_counter()
+            search(query)
+            times[which, i] = time.perf_counter() - began
+    a, b = (
+        _Latency(float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3))
+        for t in times
+    )
+    return a, b
+
+
+def _latencies(
+    search: Callable[[NDArray[np.float32]], object], queries: NDArray[np.float32]
+) -> _Latency:
+    for query in queries[:3]:  # warm caches and lazily built structures
+        search(query)
+    times = np.empty(len(queries))
+    for i, query in enumerate(queries):
+        began = time.perf_counter()
+        search(query)
+        times[i] = time.perf_counter() - began
+    return _Latency(float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3))
+
+
+def _batched(
+    index: SearchIndex, queries: NDArray[np.float32], batch_size: int
+) -> tuple[list[list[CustomerHit]], float]:
+    results: list[list[CustomerHit]] = []
+    began = time.perf_counter()
+    for start in range(0, len(queries), batch_size):
+        results.extend(index.nearest_customers_batch(queries[start : start + batch_size]))
+    return results, len(queries) / (time.perf_counter() - began)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """BLAS and OpenMP (faiss's included) limited to one thread in this block."""
+    previous = faiss.omp_get_max_threads()
+    with threadpool_limits(limits=1):
+        faiss.omp_set_num_threads(1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(previous)
+
+
+def _single_thread(work: Callable[[], _T]) -> _T:
+    with single_thread():
+        return work()
+
+
+def _agreement(
+    found: list[list[CustomerHit]], truth: list[list[CustomerHit]], queries: SyntheticQueries
+) -> tuple[float, float, float]:
+    """recall@1 (top customer as exact), the same on enrolled people, decision agreement."""
+    matching = SFaceMatching()
+    same = np.array(
+        [
+            bool(f) and bool(t) and f[0].customer_id == t[0].customer_id
+            for f, t in zip(found, truth, strict=True)
+        ]
+    )
+    enrolled = queries.true_customer_ids > 0
+    decisions = np.array(
+        [
+            _decision(f, matching) == _decision(t, matching)
+            for f, t in zip(found, truth, strict=True)
+        ]
+    )
+    return (
+        float(same.mean()),
+        float(same[enrolled].mean()) if enrolled.any() else 1.0,
+        float(decisions.mean()),
+    )
+
+
+def _decision(hits: list[CustomerHit], matching: ModelMatching) -> int | None:
+    if not hits or hits[0].distance >= matching.threshold:
+        return None
+    if len(hits) > 1 and hits[1].distance - hits[0].distance < matching.margin:
+        return None
+    return hits[0].customer_id
+
+
+def _snapshot_round_trip(index: SearchIndex, work: Path) -> tuple[float, int]:
+    """Seconds to load a snapshot of a gallery holding ``index``, and the file's size."""
+    kind = index.kind
+    gallery = Gallery.from_indexes(_matching, GallerySettings(index=kind), {MODEL: index})
+    folder = work / kind
+    path = save_snapshot(gallery, folder, revision=1, database_id="benchmark")
+    size = path.stat().st_size
+    began = time.perf_counter()
+    loaded = load_snapshot(
+        folder,
+        database_id="benchmark",
+        matching_for=_matching,
+        settings=GallerySettings(index=kind),
+    )
+    seconds = time.perf_counter() - began
+    if loaded is None or loaded[0].size(MODEL) != len(index):
+        raise RuntimeError("the snapshot did not load back")
+    del loaded
+    path.unlink()
+    return seconds, size
+
+
+def _matching(model: str) -> ModelMatching:
+    return SFaceMatching()
+
+
+def _prototype(
+    gallery: SyntheticGallery,
+    queries: SyntheticQueries,
+    config: BenchmarkConfig,
+    matching: ModelMatching,
+) -> _Prototype:
+    """The 2022 prototype's matcher: loop over records, first one under the threshold wins."""
+    size = min(len(gallery), config.prototype_size)
+    records = [
+        (int(c), v)
+        for c, v in zip(gallery.customer_ids[:size], gallery.vectors[:size], strict=True)
+    ]
+    threshold = matching.threshold
+
+    def match(query: NDArray[np.float32]) -> int | None:
+        for customer, descriptor in records:
+            if float(np.linalg.norm(descriptor - query)) < threshold:
+                return customer
+        return None
+
+    # Queries of people within the measured records, so early exits happen as they would:
+    # the cost is the mean over the query mix (a match stops the loop at that person's
+    # first record under the threshold; a stranger runs through every record).
+    present = (queries.true_customer_ids == 0) | (
+        queries.true_customer_ids <= int(gallery.customer_ids[size - 1])
+    )
+    chosen = queries.vectors[present][: config.prototype_queries]
+    times = []
+    for query in chosen:
+        began = time.perf_counter()
+        match(query)
+        times.append(time.perf_counter() - began)
+    return _Prototype(size, float(np.mean(times) * 1e3))
+
+
+# -- reporting -------------------------------------------------------------------------
+
+_MARKDOWN_COLUMNS = (
+    ("size", "size"),
+    ("exact p50 ms", "exact_p50_ms"),
+    ("exact p99 ms", "exact_p99_ms"),
+    ("exact 1-thread p50", "exact_1t_p50_ms"),
+    ("faiss flat 1-thread p50", "faiss_flat_1t_p50_ms"),
+    ("faiss flat default p50", "faiss_flat_p50_ms"),
+    ("ratio vs faiss flat", "ratio_vs_faiss_flat"),
+    ("batch q/s", "batch_qps"),
+    ("batch q/s 1-thread", "batch_qps_1t"),
+    ("HNSW p50 ms", "ann_p50_ms"),
+    ("HNSW p99 ms", "ann_p99_ms"),
+    ("HNSW recall@1", "ann_recall_at_1"),
+    ("HNSW recall@1 enrolled", "ann_recall_at_1_enrolled"),
+    ("HNSW decisions as exact", "ann_decision_agreement"),
+    ("HNSW batch q/s", "ann_batch_qps"),
+    ("prototype ms", "prototype_ms"),
+    ("speed-up vs prototype (exact)", "speedup_vs_prototype"),
+    ("speed-up vs prototype (HNSW)", "ann_speedup_vs_prototype"),
+    ("speed-up vs prototype (exact, batched)", "batch_speedup_vs_prototype"),
+    ("exact B/template", "bytes_per_template"),
+    ("HNSW B/template", "ann_bytes_per_template"),
+    ("exact build s", "exact_build_s"),
+    ("HNSW build s", "ann_build_s"),
+    ("exact load s", "exact_load_s"),
+    ("HNSW load s", "ann_load_s"),
+)
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table, one column per size."""
+    lines = [
+        "| | " + " | ".join(f"{r['size']:,}" for r in results) + " |",
+        "|---|" + "---:|" * len(results),
+    ]
+    for title, key in _MARKDOWN_COLUMNS[1:]:
+        cells = ["—" if r.get(key) is None else f"{r[key]:,}" for r in results]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    sweeps = [r for r in results if r.get("ann_sweep")]
+    for result in sweeps:
+        lines += [
+            "",
+            f"HNSW at {result['size']:,} by ef_search (M=32, SQ8 codes, exact re-ranking):",
+            "",
+            "| ef_search | p50 ms | p99 ms | recall@1 |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {s['ef_search']} | {s['p50_ms']} | {s['p99_ms']} | {s['recall_at_1']} |"
+            for s in result["ann_sweep"]
+        ]
+    return "\n".join(lines)
+
+
+def goals(results: list[dict[str, Any]]) -> list[str]:
+    """The issue's goals, each with the measured figure and whether it is met."""
+    by_size = {r["size"]: r for r in results}
+    lines = []
+
+    def check(label: str, ok: bool, figure: str) -> None:
+        lines.append(f"{'met' if ok else 'NOT met'}: {label} ({figure})")
+
+    million = by_size.get(1_000_000)
+    if million is not None:
+        check(
+            "1M exact p50 <= 25 ms",
+            million["exact_p50_ms"] <= 25,
+            f"{million['exact_p50_ms']} ms",
+        )
+        check(
+            "1M exact within 1.2x of faiss flat",
+            million["ratio_vs_faiss_flat"] <= 1.2,
+            f"{million['ratio_vs_faiss_flat']}x",
+        )
+        if million.get("ann_p99_ms") is not None:
+            check(
+                "1M HNSW p99 <= 1 ms with recall@1 >= 0.99",
+                million["ann_p99_ms"] <= 1 and million["ann_recall_at_1"] >= 0.99,
+                f"p99 {million['ann_p99_ms']} ms, recall@1 {million['ann_recall_at_1']}",
+            )
+        check(
+            "1M exact <= 600 bytes per template",
+            million["bytes_per_template"] <= 600,
+            f"{million['bytes_per_template']} B",
+        )
+    at_300k = by_size.get(300_000)
+    if at_300k is not None:
+        for key, how in (
+            ("speedup_vs_prototype", "exact, single query"),
+            ("ann_speedup_vs_prototype", "HNSW, single query"),
+            ("batch_speedup_vs_prototype", "exact, batched"),
+        ):
+            if at_300k.get(key) is not None:
+                check(
+                    f">= 1000x faster than the prototype at 300k ({how})",
+                    at_300k[key] >= 1000,
+                    f"{at_300k[key]}x",
+                )
+    return lines

@@ -1,0 +1,322 @@
+"""The rows of one model's templates: vectors, template ids and customer ids, in numpy.
+
+Memory is the point of this module. A million 128-D templates are 512 MB of float32 and
+must not cost much more: a Python dict from template id to row alone would add over 100
+bytes per template. So the table keeps three contiguous arrays (528 bytes a row) and finds
+rows by binary search:
+
+* Rows are append-only. A removed template becomes a *tombstone*: its customer id is set
+  to ``DEAD`` and its vector to a far-away point, so no search ranks it and its row number
+  never changes (an HNSW graph can keep pointing at rows). :meth:`compact` drops the
+  tombstones once they are a noticeable share, renumbering the rows.
+* A template id appears in at most one row. Adding an id that is already there (alive or a
+  tombstone) overwrites that row in place.
+* Lookup: database ids arrive in increasing order almost always, and then
+  ``template_ids`` itself is sorted and ``np.searchsorted`` needs nothing more. Otherwise a
+  sorted copy of the ids and the row order (12 bytes a row) are kept for the rows up to
+  ``_indexed``; the few rows appended after it are searched on their own and merged into
+  the sorted part once there are more than ``_TAIL_LIMIT`` of them.
+* Capacity grows by an eighth, not by doubling, so spare rows cost at most ~12 %.
+
+Not thread-safe: the index that owns a table serialises changes and searches around it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+DEAD = -1
+# The squared distance from any unit-scale query to this point is ~1e36: last in any
+# ranking, yet finite, so BLAS-based distance kernels produce no NaN or inf.
+_FAR = np.float32(1e18)
+_TAIL_LIMIT = 4096
+_SMALL = 64
+_MIN_CAPACITY = 1024
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+
+
+class TemplateTable:
+    """Append-only rows with tombstones; see the module docstring."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._vectors = np.empty((0, dimension), dtype=np.float32)
+        self._template_ids = np.empty(0, dtype=np.int64)
+        self._customer_ids = np.empty(0, dtype=np.int64)
+        self._rows = 0
+        self._dead = 0
+        # Rows [0, _indexed) are found through _sorted_ids/_order, or directly when
+        # _order is None (template_ids[:_indexed] is then strictly increasing).
+        self._indexed = 0
+        self._order: NDArray[np.int64] | NDArray[np.int32] | None = None
+        self._sorted_ids: NDArray[np.int64] | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        template_ids: NDArray[np.int64],
+        customer_ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+    ) -> TemplateTable:
+        """A table owning exactly these arrays (no spare capacity, no copy if possible).
+
+        The template ids must be unique; the caller has checked it (snapshots do).
+        """
+        table = cls(vectors.shape[1])
+        table._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        table._template_ids = np.ascontiguousarray(template_ids, dtype=np.int64)
+        table._customer_ids = np.ascontiguousarray(customer_ids, dtype=np.int64)
+        table._rows = len(table._template_ids)
+        table._dead = int(np.count_nonzero(table._customer_ids == DEAD))
+        table._reindex()
+        return table
+
+    # -- sizes and views ---------------------------------------------------------------
+
+    @property
+    def rows(self) -> int:
+        """Rows in use, tombstones included: the valid prefix of the arrays."""
+        return self._rows
+
+    @property
+    def live(self) -> int:
+        return self._rows - self._dead
+
+    @property
+    def dead(self) -> int:
+        return self._dead
+
+    @property
+    def vectors(self) -> NDArray[np.float32]:
+        return self._vectors[: self._rows]
+
+    @property
+    def template_ids(self) -> NDArray[np.int64]:
+        return self._template_ids[: self._rows]
+
+    @property
+    def customer_ids(self) -> NDArray[np.int64]:
+        return self._customer_ids[: self._rows]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table's arrays, spare capacity included."""
+        total = self._vectors.nbytes + self._template_ids.nbytes + self._customer_ids.nbytes
+        if self._order is not None and self._sorted_ids is not None:
+            total += self._order.nbytes + self._sorted_ids.nbytes
+        return total
+
+    def live_rows(self) -> NDArray[np.int64]:
+        return np.flatnonzero(self.customer_ids != DEAD)
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def find(self, template_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The row of each id (tombstones included), or -1 where the id has no row."""
+        ids = np.asarray(template_ids, dtype=np.int64).reshape(-1)
+        rows = np.full(len(ids), -1, dtype=np.int64)
+        if not len(ids) or not self._rows:
+            return rows
+        indexed = self._indexed
+        if indexed:
+            keys = self._template_ids[:indexed] if self._order is None else self._sorted_ids
+            assert keys is not None
+            position = np.minimum(np.searchsorted(keys, ids), indexed - 1)
+            hit = keys[position] == ids
+            found = position[hit]
+            rows[hit] = found if self._order is None else self._order[found]
+        if self._rows > indexed:
+            tail = self._template_ids[indexed : self._rows]
+            order = np.argsort(tail, kind="stable")
+            keys = tail[order]
+            position = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+            hit = (keys[position] == ids) & (rows < 0)
+            rows[hit] = indexed + order[position[hit]]
+        return rows
+
+    def rows_of_customer(self, customer_id: int) -> NDArray[np.int64]:
+        return np.flatnonzero(self.customer_ids == customer_id)
+
+    # -- changes -----------------------------------------------------------------------
+
+    def put(
+        self,
+        template_ids: NDArray[np.int64],
+        customer_ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Write templates: known ids overwrite their row, new ids are appended.
+
+        Returns ``(overwritten rows, appended rows)``. The last of repeated ids wins.
+        """
+        ids = np.asarray(template_ids, dtype=np.int64).reshape(-1)
+        customers = np.asarray(customer_ids, dtype=np.int64).reshape(-1)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        if not len(ids) == len(customers) == len(matrix):
+            raise ValueError("template ids, customer ids and vectors differ in length")
+        if np.any(customers == DEAD):
+            raise ValueError(f"customer id {DEAD} is reserved")
+        if len(ids) and len(np.unique(ids)) != len(ids):
+            # Keep the last occurrence of each id, in the original order.
+            _, last_from_end = np.unique(ids[::-1], return_index=True)
+            keep = np.sort(len(ids) - 1 - last_from_end)
+            ids, customers, matrix = ids[keep], customers[keep], matrix[keep]
+        rows = self.find(ids)
+        known = rows >= 0
+        overwritten = rows[known]
+        if len(overwritten):
+            self._dead -= int(np.count_nonzero(self._customer_ids[overwritten] == DEAD))
+            self._vectors[overwritten] = matrix[known]
+            self._customer_ids[overwritten] = customers[known]
+        appended = self._append(ids[~known], customers[~known], matrix[~known])
+        return overwritten, appended
+
+    def kill(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Tombstone these rows; returns the rows that were alive until now."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.unique(rows[rows >= 0])
+        alive: NDArray[np.int64] = rows[self._customer_ids[rows] != DEAD]
+        self._customer_ids[alive] = DEAD
+        self._vectors[alive] = 0.0
+        self._vectors[alive, 0] = _FAR
+        self._dead += len(alive)
+        return alive
+
+    def compact(self) -> NDArray[np.int64]:
+        """Drop the tombstones; returns each surviving row's old row number, in order."""
+        keep = self.live_rows()
+        if len(keep) == self._rows:
+            return keep
+        # The gathered copies are temporary; the arrays themselves are reused.
+        self._vectors[: len(keep)] = self._vectors[keep]
+        self._template_ids[: len(keep)] = self._template_ids[keep]
+        self._customer_ids[: len(keep)] = self._customer_ids[keep]
+        self._rows = len(keep)
+        self._dead = 0
+        self._shrink_to(max(self._rows + self._rows // 8, _MIN_CAPACITY))
+        self._reindex()
+        return keep
+
+    def trim(self) -> None:
+        """Give back spare capacity (after a bulk load, before a long quiet spell)."""
+        self._shrink_to(self._rows)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _append(
+        self, ids: NDArray[np.int64], customers: NDArray[np.int64], matrix: NDArray[np.float32]
+    ) -> NDArray[np.int64]:
+        count = len(ids)
+        start = self._rows
+        if not count:
+            return np.empty(0, dtype=np.int64)
+        self._reserve(start + count)
+        self._vectors[start : start + count] = matrix
+        self._template_ids[start : start + count] = ids
+        self._customer_ids[start : start + count] = customers
+        self._rows += count
+        increasing = count == 1 or bool(np.all(ids[1:] > ids[:-1]))
+        if (
+            self._indexed == start
+            and self._order is None
+            and increasing
+            and (start == 0 or ids[0] > self._template_ids[start - 1])
+        ):
+            self._indexed = self._rows  # still sorted: nothing to index
+        elif self._rows - self._indexed > _TAIL_LIMIT:
+            self._reindex()
+        return np.arange(start, start + count, dtype=np.int64)
+
+    def _reindex(self) -> None:
+        ids = self._template_ids[: self._rows]
+        if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):
+            self._order, self._sorted_ids = None, None
+        else:
+            order = np.argsort(ids, kind="stable")
+            self._order = order.astype(np.int32) if len(ids) < 2**31 else order
+            self._sorted_ids = ids[order]
+        self._indexed = self._rows
+
+    def _reserve(self, needed: int) -> None:
+        capacity = len(self._template_ids)
+        if needed <= capacity:
+            return
+        self._resize(max(needed, capacity + capacity // 8, _MIN_CAPACITY))
+
+    def _shrink_to(self, capacity: int) -> None:
+        if capacity < len(self._template_ids):
+            self._resize(capacity)
+
+    def _resize(self, capacity: int) -> None:
+        self._vectors = _resized(self._vectors, capacity, self._rows)
+        self._template_ids = _resized(self._template_ids, capacity, self._rows)
+        self._customer_ids = _resized(self._customer_ids, capacity, self._rows)
+
+
+def _resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scalar]:
+    resized = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+    resized[:used] = array[:used]
+    return resized
+
+
+class CustomerRows:
+    """Finds all rows of given customers without a Python dict: a sorted copy of the
+    customer ids and its order (12 bytes a row), plus the rows changed since it was built.
+
+    Stale entries (a row since tombstoned or given to another customer) are filtered on
+    lookup against the table's current customer ids, so changes only need :meth:`touch`.
+    """
+
+    def __init__(self, table: TemplateTable) -> None:
+        self._table = table
+        self._sorted = np.empty(0, dtype=np.int64)
+        self._order: NDArray[np.int64] | NDArray[np.int32] = np.empty(0, dtype=np.int64)
+        self._touched: list[NDArray[np.int64]] = []
+        self._touched_count = 0
+        self.rebuild()
+
+    @property
+    def nbytes(self) -> int:
+        return self._sorted.nbytes + self._order.nbytes
+
+    def rebuild(self) -> None:
+        customers = self._table.customer_ids
+        order = np.argsort(customers, kind="stable")
+        self._order = order.astype(np.int32) if len(order) < 2**31 else order
+        self._sorted = customers[order]
+        self._touched, self._touched_count = [], 0
+
+    def touch(self, rows: NDArray[np.int64]) -> None:
+        """Rows whose customer changed (appended, overwritten or tombstoned)."""
+        if not len(rows):
+            return
+        self._touched.append(np.asarray(rows, dtype=np.int64))
+        self._touched_count += len(rows)
+        if self._touched_count > max(_TAIL_LIMIT, len(self._sorted) // 64):
+            self.rebuild()
+
+    def rows_of(self, customers: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Every live row of these customers, in no particular order."""
+        wanted = np.unique(np.asarray(customers, dtype=np.int64))
+        wanted = wanted[wanted != DEAD]
+        if not len(wanted):
+            return np.empty(0, dtype=np.int64)
+        low = np.searchsorted(self._sorted, wanted, side="left")
+        high = np.searchsorted(self._sorted, wanted, side="right")
+        lengths = high - low
+        total = int(lengths.sum())
+        starts = np.repeat(low - np.cumsum(lengths) + lengths, lengths)
+        rows = self._order[starts + np.arange(total)].astype(np.int64)
+        if self._touched:
+            rows = np.unique(np.concatenate([rows, *self._touched]))
+        rows = rows[rows < self._table.rows]
+        current = self._table.customer_ids[rows]
+        if len(wanted) <= _SMALL:  # a comparison table beats np.isin's sort here
+            keep = (current[:, None] == wanted[None, :]).any(axis=1)
+        else:
+            keep = np.isin(current, wanted)
+        found: NDArray[np.int64] = rows[keep]
+        return found

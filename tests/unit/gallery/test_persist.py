@@ -1,0 +1,113 @@
+"""Snapshots: a round trip gives the same gallery; anything doubtful gives None."""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from salesmigo.config import GallerySettings
+from salesmigo.gallery import persist
+from salesmigo.gallery.gallery import Gallery, Template
+from salesmigo.gallery.persist import load_snapshot, save_snapshot, snapshot_path
+from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
+from tests.unit.gallery.conftest import matching_for
+
+
+def _gallery(faces: SyntheticGallery, settings: GallerySettings) -> Gallery:
+    gallery = Gallery(matching_for, settings)
+    gallery.add_arrays("sface", faces.template_ids, faces.customer_ids, faces.vectors)
+    gallery.add([Template(10**7, 5, "dlib", np.full(128, 0.05, dtype=np.float32))])
+    gallery.remove_templates(faces.template_ids[::7].tolist())  # tombstones are saved too
+    return gallery
+
+
+def _load(folder: Path, settings: GallerySettings, database_id: str = "db-1") -> Gallery | None:
+    loaded = load_snapshot(
+        folder, database_id=database_id, matching_for=matching_for, settings=settings
+    )
+    return None if loaded is None else loaded[0]
+
+
+def test_round_trip_gives_the_same_search_results(
+    tmp_path: Path, settings: GallerySettings, faces: SyntheticGallery
+) -> None:
+    original = _gallery(faces, settings)
+    path = save_snapshot(original, tmp_path, revision=42, database_id="db-1")
+    assert path == snapshot_path(tmp_path)
+    assert path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+    loaded = load_snapshot(
+        tmp_path, database_id="db-1", matching_for=matching_for, settings=settings
+    )
+    assert loaded is not None
+    gallery, revision = loaded
+    assert revision == 42
+    assert gallery.models() == ["dlib", "sface"]
+    assert gallery.index_kind("sface") == settings.index
+    for model in ("sface", "dlib"):
+        assert gallery.size(model) == original.size(model)
+        assert gallery.customers(model) == original.customers(model)
+    queries = FaceSpace(seed=41).queries(faces, 50).vectors
+    assert gallery.identify_batch("sface", queries) == original.identify_batch("sface", queries)
+    # The loaded gallery goes on changing like any other.
+    gallery.add([Template(10**6, 10**6, "sface", queries[0])])
+    assert gallery.identify("sface", queries[0]).matched_customer_id == 10**6
+
+
+def test_an_hnsw_snapshot_loads_as_exact_when_the_settings_say_exact(
+    tmp_path: Path, faces: SyntheticGallery
+) -> None:
+    original = _gallery(faces, GallerySettings(index="hnsw"))
+    save_snapshot(original, tmp_path, revision=1, database_id="db-1")
+    gallery = _load(tmp_path, GallerySettings(index="exact"))
+    assert gallery is not None
+    assert gallery.index_kind("sface") == "exact"
+    assert gallery.size("sface") == original.size("sface")
+
+
+def test_missing_foreign_corrupt_or_other_version_gives_none(
+    tmp_path: Path, faces: SyntheticGallery, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = GallerySettings(index="exact")
+    caplog.set_level(logging.INFO, logger="salesmigo.gallery.persist")
+    assert _load(tmp_path, settings) is None
+    assert "no gallery snapshot" in caplog.text
+
+    path = save_snapshot(_gallery(faces, settings), tmp_path, revision=3, database_id="db-1")
+    assert _load(tmp_path, settings, database_id="db-2") is None
+    assert "made for database 'db-1'" in caplog.text
+
+    intact = path.read_bytes()
+    corrupt = bytearray(intact)
+    corrupt[len(persist.MAGIC) + 1000] ^= 0xFF  # one bit of one vector
+    path.write_bytes(bytes(corrupt))
+    assert _load(tmp_path, settings) is None
+    assert "checksum mismatch" in caplog.text
+
+    path.write_bytes(intact[: len(intact) // 2])
+    assert _load(tmp_path, settings) is None
+
+    header_length, magic = struct.unpack("<Q16s", intact[-24:])
+    header = json.loads(intact[-24 - header_length : -24])
+    header["format"] = persist.FORMAT_VERSION + 1
+    encoded = json.dumps(header).encode()
+    path.write_bytes(
+        intact[: -24 - header_length] + encoded + struct.pack("<Q16s", len(encoded), magic)
+    )
+    assert _load(tmp_path, settings) is None
+    assert "format version" in caplog.text
+
+    path.write_bytes(intact)
+    assert _load(tmp_path, settings) is not None
+
+
+def test_an_empty_gallery_round_trips(tmp_path: Path) -> None:
+    save_snapshot(Gallery(matching_for), tmp_path, revision=0, database_id="db-1")
+    gallery = _load(tmp_path, GallerySettings())
+    assert gallery is not None
+    assert gallery.models() == []
