@@ -207,3 +207,18 @@ def test_cameras_and_their_tokens(tmp_path: Path) -> None:
         salesmigo(tmp_path, "cameras", "add", "door", "--role", "entrance"), "exists already"
     )
     assert_clean_failure(salesmigo(tmp_path, "cameras", "add", "x", "--role", "roof"), "role")
+
+
+def test_demo_builds_its_store_once(tmp_path: Path, testdata: Path) -> None:
+    first = salesmigo(tmp_path, "demo", "--no-serve", "--testdata", testdata)
+    assert first.returncode == 0, first.stderr
+    assert "customer(s) enrolled now, 0 already there" in first.stdout
+    assert "/api/v1/identify" in first.stdout
+    customers = ok_json(salesmigo(tmp_path, "customers", "list", "--json"))
+    assert len(customers) >= 10
+    cameras = ok_json(salesmigo(tmp_path, "cameras", "list", "--json"))
+    assert {c["role"] for c in cameras} == {"entrance", "aisle"}
+
+    again = salesmigo(tmp_path, "demo", "--no-serve", "--testdata", testdata)
+    assert f"0 customer(s) enrolled now, {len(customers) - 3} already there" in again.stdout
+    assert len(ok_json(salesmigo(tmp_path, "customers", "list", "--json"))) == len(customers)

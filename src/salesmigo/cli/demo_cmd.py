@@ -26,6 +26,12 @@ def _instructions(base: str, store: DemoStore | None) -> str:
         lines.append(f"Identify:   curl -s -F image=@{store.probe} {base}/api/v1/identify")
     if store and store.stranger:
         lines.append(f"A stranger: curl -s -F image=@{store.stranger} {base}/api/v1/identify")
+    if store and store.probe:
+        lines.append(
+            f"A camera:   curl -s -F image=@{store.probe} {base}/api/v1/cameras/1/frames"
+            "   (1 = entrance, 2 = shoes aisle; see /api/v1/cameras)"
+        )
+    lines.append(f"Live:       websocket {base.replace('http', 'ws')}/api/v1/ws/events")
     lines.append("CLI:        salesmigo customers list   |   salesmigo identify PHOTO")
     return "\n".join(lines)
 
@@ -63,7 +69,8 @@ def demo(
                 f"demo store: {len(store.enrolled)} customer(s) enrolled now, "
                 f"{store.already_present} already there, {store.legacy_imported} imported "
                 f"from the 2022 prototype's export"
-                + (f"; no usable face for {', '.join(store.skipped)}" if store.skipped else "")
+                + (f"; no usable face for {', '.join(store.skipped)}" if store.skipped else ""),
+                soft_wrap=True,
             )
     else:
         console.print(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from salesmigo.evaluation.identify import split_identities
 from salesmigo.evaluation.manifest import read_manifest
-from salesmigo.services import customers
+from salesmigo.services import customers, places
 from salesmigo.services.errors import PhotosRejected
 from salesmigo.services.legacy import import_customers, parse_export
 from salesmigo.services.photos import Photo
@@ -66,4 +66,21 @@ def build_demo_store(
     legacy = 0
     if legacy_file.exists():
         legacy = import_customers(runtime, parse_export(legacy_file)).imported
+    _demo_cameras(runtime)
     return DemoStore(enrolled, present, skipped, legacy, probe, stranger)
+
+
+DEMO_CAMERAS = (("entrance", "entrance", None), ("shoes-cam", "aisle", "Shoes"))
+
+
+def _demo_cameras(runtime: Runtime) -> None:
+    """An entrance camera and an aisle camera, so frames can be posted to both."""
+    existing = {camera.name for camera in places.list_cameras(runtime)}
+    aisles = {aisle.name: aisle.id for aisle in places.list_aisles(runtime)}
+    for name, role, aisle in DEMO_CAMERAS:
+        if name in existing:
+            continue
+        aisle_id = None
+        if aisle is not None:
+            aisle_id = aisles.get(aisle) or places.create_aisle(runtime, {"name": aisle}).id
+        places.create_camera(runtime, {"name": name, "role": role, "aisle_id": aisle_id})

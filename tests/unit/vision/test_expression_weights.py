@@ -202,6 +202,9 @@ def test_offline_fetch_fails_with_the_reason(tmp_path: Path) -> None:
         ("sha512-!!!not base64!!!", "not valid base64"),
         (_integrity(b"something else"), "not the pinned"),
     ],
+    # Fixed ids: the hashes vary between processes (gzip stamps the time), and pytest-xdist
+    # needs every worker to collect the same test names.
+    ids=["sha1-only", "not-base64", "another-file"],
 )
 def test_verify_integrity_refuses_weak_broken_or_wrong_hashes(integrity: str, message: str) -> None:
     with pytest.raises(IntegrityError, match=message):
