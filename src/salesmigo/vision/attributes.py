@@ -51,7 +51,7 @@ from salesmigo.vision.weights import (
     AGE_ONNX,
     GENDER_ONNX,
     PypiModel,
-    file_states,
+    require_installed,
 )
 
 Gender = Literal["female", "male"]
@@ -264,15 +264,7 @@ def _load_networks(
         cached = _LOADED.get(key)
         if cached is not None:
             return cached
-        states = file_states(model, models_root)
-        bad = {path: state for path, state in states.items() if state != "ok"}
-        if bad:
-            detail = ", ".join(f"{Path(path).name} {state}" for path, state in bad.items())
-            raise ModelUnavailableError(
-                f"the age and gender models ({model.package}@{model.version}) are not "
-                f"installed in {folder} ({detail}); run `salesmigo models fetch` "
-                "(`./dev setup` does it)."
-            )
+        require_installed(model, models_root, "the age and gender models")
         try:
             networks = _Networks(
                 model.path(AGE_ONNX, models_root),

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.vision.embedders import ModelUnavailableError, package_models_dir, require_file
+from salesmigo.vision.images import rgb_copy
 from salesmigo.vision.types import Box, DetectedFace, Frame
 
 logger = logging.getLogger(__name__)
@@ -141,10 +142,8 @@ class MediapipeFaceDetector:
 
     def detect(self, frame: Frame) -> list[DetectedFace]:
         """Faces in a BGR frame, largest first, boxes clipped to the frame."""
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame.dtype} {frame.shape}")
+        rgb = rgb_copy(frame)
         height, width = frame.shape[:2]
-        rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         with self._lock:
             if self._closed:
                 raise RuntimeError("this face detector has been closed")

@@ -66,7 +66,7 @@ from salesmigo.vision.weights import (
     FACE_EXPRESSION,
     FACE_EXPRESSION_MANIFEST,
     NpmModel,
-    file_states,
+    require_installed,
 )
 
 # face-api.js FACE_EXPRESSION_LABELS: the order of the network's outputs.
@@ -405,15 +405,7 @@ def load_expression_net(
         cached = _LOADED.get(folder)
         if cached is not None:
             return cached
-        states = file_states(model, models_root)
-        bad = {path: state for path, state in states.items() if state != "ok"}
-        if bad:
-            detail = ", ".join(f"{Path(path).name} {state}" for path, state in bad.items())
-            raise ModelUnavailableError(
-                f"the facial-expression model ({model.package}@{model.version}) is not "
-                f"installed in {folder} ({detail}); run `salesmigo models fetch` "
-                "(`./dev setup` does it)."
-            )
+        require_installed(model, models_root, "the facial-expression model")
         try:
             net = FaceExpressionNet.from_manifest(model.path(FACE_EXPRESSION_MANIFEST, models_root))
         except TfjsFormatError as error:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.vision.images import rgb_copy
 from salesmigo.vision.types import Box, Frame
 
 logger = logging.getLogger(__name__)
@@ -173,10 +174,8 @@ class HandDetector:
 
     def detect(self, frame: Frame) -> list[Hand]:
         """Hands in a BGR frame, largest box first."""
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame.dtype} {frame.shape}")
+        rgb = rgb_copy(frame)
         height, width = frame.shape[:2]
-        rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         with self._lock:
             if self._closed:
                 raise RuntimeError("this hand detector has been closed")

