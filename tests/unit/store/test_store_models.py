@@ -4,35 +4,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesmigo.store.db import session_factory
 from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin, Visit
-
-CONSENT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-
-
-def customer(name: str = "Ada Lovelace", email: str | None = "ada@example.com") -> Customer:
-    return Customer(name=name, email=email, consent_given_at=CONSENT)
-
-
-def unit_vector(seed: int, dimension: int = 128) -> NDArray[np.float32]:
-    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-def template(owner: Customer, seed: int = 0, model: str = "sface") -> FaceTemplate:
-    return FaceTemplate.from_vector(
-        unit_vector(seed),
-        customer=owner,
-        model=model,
-        model_version="2021dec",
-        origin=TemplateOrigin.ENROLMENT,
-        detection_score=0.93,
-    )
+from tests.unit.store.factories import CONSENT, customer, template, unit_vector
 
 
 def _fresh(engine: Engine) -> Session:

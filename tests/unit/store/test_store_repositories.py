@@ -4,36 +4,14 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from salesmigo.store.db import session_factory
 from salesmigo.store.errors import DuplicateEmailError, NotFoundError
-from salesmigo.store.models import Customer, FaceTemplate, TemplateOrigin, Visit
+from salesmigo.store.models import Customer, FaceTemplate, Visit
 from salesmigo.store.repositories import CustomerRepository, TemplateRepository, VisitRepository
-
-CONSENT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-
-
-def customer(name: str = "Ada Lovelace", email: str | None = "ada@example.com") -> Customer:
-    return Customer(name=name, email=email, consent_given_at=CONSENT)
-
-
-def unit_vector(seed: int, dimension: int = 128) -> NDArray[np.float32]:
-    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-def template(owner: Customer, seed: int = 0, model: str = "sface") -> FaceTemplate:
-    return FaceTemplate.from_vector(
-        unit_vector(seed),
-        customer=owner,
-        model=model,
-        model_version="2021dec",
-        origin=TemplateOrigin.ENROLMENT,
-        detection_score=0.93,
-    )
+from tests.unit.store.factories import CONSENT, customer, template, unit_vector
 
 
 def _count(session: Session, model: type[Customer | FaceTemplate | Visit]) -> int:
