@@ -84,6 +84,11 @@ def process_camera_frame(runtime: Runtime, camera_id: int, frame: Frame) -> Came
     return _store(runtime, camera, identified, expressions, attributes, hands)
 
 
+def _customer_of(people: list[int | None], key: int | None) -> int | None:
+    """The customer behind a face index; None for a hand linked to no face."""
+    return people[key] if key is not None else None
+
+
 def _confirmed_gestures(
     runtime: Runtime, camera: CameraRecord, people: list[int | None], hands: list[HandReading]
 ) -> dict[int | None, Classification]:
@@ -103,7 +108,7 @@ def _confirmed_gestures(
         keys.append(None)
     confirmed: dict[int | None, Classification] = {}
     for key in keys:
-        person: PersonKey = (camera.id, people[key] if key is not None else None)
+        person: PersonKey = (camera.id, _customer_of(people, key))
         seen = best.get(key)
         label = runtime.smooth_gesture(person, seen.gesture if seen else None)
         if label is not None and seen is not None:
@@ -154,7 +159,7 @@ def _store(
         for key, gesture in gestures.items():
             session.add(
                 GestureObservation(
-                    customer_id=people[key] if key is not None else None,
+                    customer_id=_customer_of(people, key),
                     visit_id=anonymous.get(key) if key is not None else None,
                     aisle_id=camera.aisle_id,
                     camera_id=camera.id,
@@ -163,17 +168,13 @@ def _store(
                     observed_at=now,
                 )
             )
-    for index, customer_id in enumerate(people):
-        if camera.role == CameraRole.ENTRANCE:
+    if camera.role == CameraRole.ENTRANCE:
+        for customer_id in people:
             live.publish(runtime, "visit", camera.name, now, customer_id)
-        if index in gestures:
-            gesture = gestures[index]
-            live.publish(
-                runtime, "gesture", camera.name, now, customer_id, gesture=str(gesture.gesture)
-            )
-    if None in gestures:
+    for key, gesture in gestures.items():
+        customer_id = _customer_of(people, key)
         live.publish(
-            runtime, "gesture", camera.name, now, None, gesture=str(gestures[None].gesture)
+            runtime, "gesture", camera.name, now, customer_id, gesture=str(gesture.gesture)
         )
     return CameraFrame(
         camera, identified, expressions, attributes, hands, visits, expression_rows, len(gestures)

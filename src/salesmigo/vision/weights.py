@@ -81,13 +81,11 @@ class NpmModel:
         return f"{self.package.lstrip('@').replace('/', '-')}-{self.version}"
 
     def folder(self, root: Path | None = None) -> Path:
-        return (models_dir() if root is None else root) / self.folder_name
+        return installed_folder(self, root)
 
     def path(self, package_path: str, root: Path | None = None) -> Path:
         """Where the package file ``package_path`` (a key of ``files``) is installed."""
-        if package_path not in self.files:
-            raise KeyError(f"{package_path!r} is not a file of the model {self.name!r}")
-        return self.folder(root) / Path(package_path).name
+        return installed_path(self, package_path, root)
 
 
 @dataclass(frozen=True)
@@ -118,16 +116,27 @@ class PypiModel:
         return f"{self.package}-{self.version}"
 
     def folder(self, root: Path | None = None) -> Path:
-        return (models_dir() if root is None else root) / self.folder_name
+        return installed_folder(self, root)
 
     def path(self, package_path: str, root: Path | None = None) -> Path:
         """Where the wheel file ``package_path`` (a key of ``files``) is installed."""
-        if package_path not in self.files:
-            raise KeyError(f"{package_path!r} is not a file of the model {self.name!r}")
-        return self.folder(root) / Path(package_path).name
+        return installed_path(self, package_path, root)
 
 
 Model = NpmModel | PypiModel
+
+
+def installed_folder(model: Model, root: Path | None = None) -> Path:
+    """The folder a model's files are installed in, under ``root`` (default models_dir())."""
+    return (models_dir() if root is None else root) / model.folder_name
+
+
+def installed_path(model: Model, package_path: str, root: Path | None = None) -> Path:
+    """Where one file of the package (a key of ``model.files``) is installed: flat."""
+    if package_path not in model.files:
+        raise KeyError(f"{package_path!r} is not a file of the model {model.name!r}")
+    return installed_folder(model, root) / Path(package_path).name
+
 
 FACE_EXPRESSION_MANIFEST = "model/face_expression_model-weights_manifest.json"
 FACE_EXPRESSION_SHARD = "model/face_expression_model.bin"
