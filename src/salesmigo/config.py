@@ -87,9 +87,9 @@ class VisionSettings(BaseModel):
 class GallerySettings(BaseModel):
     """How the 1:N search index is built and kept."""
 
-    index: Literal["auto", "exact", "hnsw"] = Field(
+    index: Literal["auto", "exact", "fastscan"] = Field(
         default="auto",
-        description="auto: exact up to ann_min_size templates per model, HNSW beyond.",
+        description="auto: exact up to ann_min_size templates per model, fast-scan codes beyond.",
     )
     ann_min_size: int = Field(default=2_000_000, ge=1)
     persist: bool = Field(

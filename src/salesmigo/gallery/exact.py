@@ -21,7 +21,7 @@ _MIN_POOL = 16
 
 
 class TableBackedIndex:
-    """What the exact and HNSW indexes share: a :class:`TemplateTable` behind a
+    """What the exact and fast-scan indexes share: a :class:`TemplateTable` behind a
     readers-writer lock, the customer set, exports. Subclasses add the search."""
 
     kind: IndexKind

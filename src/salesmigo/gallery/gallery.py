@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from salesmigo.config import GallerySettings, ModelMatching
 from salesmigo.gallery.decision import Identification, decide
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.hnsw import HnswIndex
+from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.index import IndexKind, SearchIndex
 from salesmigo.gallery.table import DEAD, TemplateTable
 
@@ -32,7 +32,8 @@ class Template:
 
 @dataclass
 class _Conversion:
-    """An exact index being rebuilt as HNSW in the background, and the changes since."""
+    """An exact index being rebuilt as fast-scan codes in the background, and the changes
+    since."""
 
     thread: threading.Thread | None = None
     touched: set[int] = field(default_factory=set)
@@ -46,11 +47,12 @@ class Gallery:
     of every enrolment and deletion, so no change rebuilds an index.
 
     The index of each model follows ``settings.index``: ``exact`` always searches
-    exhaustively; ``hnsw`` always uses the HNSW graph; ``auto`` is exact until a model has
-    more than ``ann_min_size`` templates, then builds the graph *in the background* (the
-    exact index keeps answering, and changes made meanwhile are replayed onto the graph
-    before it takes over). It goes back to exact when the model falls under half of
-    ``ann_min_size`` (the hysteresis keeps it from flapping at the boundary). With
+    exhaustively; ``fastscan`` always uses the approximate index (4-bit codes scanned, then
+    re-ranked exactly); ``auto`` is exact until a model has more than ``ann_min_size``
+    templates, then builds the codes *in the background* (the exact index keeps answering,
+    and changes made meanwhile are replayed onto the new index before it takes over). It
+    goes back to exact when the model falls under half of ``ann_min_size`` (the
+    hysteresis keeps it from flapping at the boundary). With
     ``background_builds=False`` the switch happens inside the call that crosses the size.
 
     Searches never wait for each other; changes are serialised by one lock.
@@ -205,8 +207,8 @@ class Gallery:
         return index
 
     def _new_index(self, dimension: int) -> SearchIndex:
-        if self.settings.index == "hnsw":
-            return HnswIndex(dimension)
+        if self.settings.index == "fastscan":
+            return FastScanIndex(dimension)
         return ExactIndex(dimension)
 
     def _follow_size_rule(self, model: str) -> None:
@@ -217,7 +219,7 @@ class Gallery:
         threshold = self.settings.ann_min_size
         if index.kind == "exact" and len(index) > threshold:
             self._start_conversion(model, index)
-        elif index.kind == "hnsw" and len(index) < threshold // 2:
+        elif index.kind == "fastscan" and len(index) < threshold // 2:
             arrays = index.export()
             table = TemplateTable.from_arrays(
                 arrays.template_ids, arrays.customer_ids, arrays.vectors
@@ -229,28 +231,30 @@ class Gallery:
         conversion = _Conversion()
         self._conversions[model] = conversion  # from here on, changes are logged
         arrays = index.export()
-        logger.info("%s: %s templates, building the HNSW index", model, len(arrays.template_ids))
+        logger.info(
+            "%s: %s templates, building the fast-scan index", model, len(arrays.template_ids)
+        )
 
         def build() -> None:
             try:
                 table = TemplateTable.from_arrays(
                     arrays.template_ids, arrays.customer_ids, arrays.vectors
                 )
-                graph = HnswIndex(index.dimension, table)
+                approximate = FastScanIndex(index.dimension, table)
                 with self._lock:
-                    _replay(conversion, source=self._indexes[model], target=graph)
-                    self._indexes[model] = graph
+                    _replay(conversion, source=self._indexes[model], target=approximate)
+                    self._indexes[model] = approximate
                     del self._conversions[model]
-                    logger.info("%s: the HNSW index took over", model)
+                    logger.info("%s: the fast-scan index took over", model)
                     self._follow_size_rule(model)
             except Exception:
-                logger.exception("%s: building the HNSW index failed; staying exact", model)
+                logger.exception("%s: building the fast-scan index failed; staying exact", model)
                 with self._lock:
                     self._conversions.pop(model, None)
 
         if self._background_builds:
             conversion.thread = threading.Thread(
-                target=build, name=f"gallery-hnsw-{model}", daemon=True
+                target=build, name=f"gallery-fastscan-{model}", daemon=True
             )
             conversion.thread.start()
         else:

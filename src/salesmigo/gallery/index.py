@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from salesmigo.gallery.table import DEAD
 
-IndexKind = Literal["exact", "hnsw"]
+IndexKind = Literal["exact", "fastscan"]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import pairwise
@@ -45,6 +45,7 @@ SPLIT_MIN_ROWS = 200_000
 SPLIT_MIN_QUERIES = 64
 
 _Result = TypeVar("_Result")
+_Item = TypeVar("_Item")
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -106,15 +107,33 @@ def _faiss_knn(
     return distances, rows.astype(np.int64, copy=False)
 
 
-def _one_thread(
-    queries: NDArray[np.float32], base: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+@contextmanager
+def one_omp_thread() -> Iterator[None]:
+    """faiss on one OpenMP thread in the calling thread while the block runs."""
     previous = faiss.omp_get_max_threads()  # per calling thread in libgomp
     faiss.omp_set_num_threads(1)
     try:
-        return _faiss_knn(queries, base, k)
+        yield
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def _one_thread(
+    queries: NDArray[np.float32], base: NDArray[np.float32], k: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    with one_omp_thread():
+        return _faiss_knn(queries, base, k)
+
+
+def in_parallel(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+    """``function`` over ``items`` on the pool's workers when more than one thread is
+    allowed (see the module docstring), else one after another in the calling thread."""
+    if max(1, faiss.omp_get_max_threads()) == 1 or len(items) < 2:
+        return [function(item) for item in items]
+    # The calling thread takes the last item itself: one hand-off fewer.
+    others = [_workers().submit(function, item) for item in items[:-1]]
+    last = function(items[-1])
+    return [future.result() for future in others] + [last]
 
 
 def _split_base(
@@ -156,3 +175,29 @@ def _split_queries(
     distances = np.concatenate([d for d, _ in found])
     rows = np.concatenate([i for _, i in found]).astype(np.int64)
     return distances, rows
+
+
+def squared_distances(
+    base: NDArray[np.float32], query: NDArray[np.float32], rows: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Squared L2 distances from one query to the given rows of ``base``, read in place
+    (faiss's SIMD kernel; gathering the rows with numpy first costs 10x more)."""
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if len(query) != base.shape[1]:
+        raise ValueError(f"a {len(query)}-D query for {base.shape[1]}-D rows")
+    if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(base)):
+        raise IndexError("row numbers out of range")
+    out = np.empty(len(rows), dtype=np.float32)
+    with one_omp_thread():  # it is an OpenMP loop over queries: one query, one thread
+        faiss.fvec_L2sqr_by_idx(  # type: ignore[attr-defined]
+            faiss.swig_ptr(out),
+            faiss.swig_ptr(query),
+            faiss.swig_ptr(base),
+            faiss.swig_ptr(rows),
+            base.shape[1],
+            1,
+            len(rows),
+        )
+    return out

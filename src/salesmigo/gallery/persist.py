@@ -14,8 +14,8 @@ The header says the format version, the database revision and database id the sn
 reflects, and per model: the index kind, the dimension, counts and where each array lies
 (dtype, shape, offset). ``sha256`` covers the whole payload. Per model the arrays are the
 table rows verbatim (``template_ids``, ``customer_ids``, ``vectors``; tombstones
-included) and, for HNSW, the serialised graph and its node-to-row map, so a restart
-rebuilds nothing. Loading reads each array straight into its own numpy buffer (no
+included) and, for the fast-scan index, its serialised codes and their code-to-row maps,
+so a restart rebuilds nothing. Loading reads each array straight into its own numpy buffer (no
 per-row Python work), hashing as it reads: a million templates load in about a second.
 
 The database stays the truth: the caller replays the changes logged after ``revision``.
@@ -40,14 +40,14 @@ from numpy.typing import NDArray
 
 from salesmigo.config import GallerySettings, ModelMatching
 from salesmigo.gallery.exact import ExactIndex
+from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.gallery import Gallery
-from salesmigo.gallery.hnsw import HnswIndex
 from salesmigo.gallery.index import SearchIndex
 from salesmigo.gallery.table import TemplateTable
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fast-scan codes replaced the HNSW graph
 SNAPSHOT_NAME = "gallery.snapshot"
 MAGIC = b"SALESMIGO-GALLRY"  # 16 bytes
 _ALIGN = 64
@@ -58,9 +58,16 @@ _DTYPES: dict[str, np.dtype[Any]] = {
     "template_ids": np.dtype("<i8"),
     "customer_ids": np.dtype("<i8"),
     "vectors": np.dtype("<f4"),
-    "graph": np.dtype("u1"),
-    "node_row": np.dtype("<i8"),
+    "trained_on": np.dtype("<i8"),
+    "codes": np.dtype("u1"),  # one serialised faiss index per shard: codes_0, codes_1, ...
+    "code_row": np.dtype("<i8"),
 }
+
+
+def _dtype(name: str) -> np.dtype[Any] | None:
+    """The dtype an array of this name must have (shard arrays end in ``_<number>``)."""
+    stem, _, number = name.rpartition("_")
+    return _DTYPES.get(stem if number.isdigit() and stem in ("codes", "code_row") else name)
 
 
 class SnapshotError(Exception):
@@ -92,7 +99,7 @@ def save_snapshot(gallery: Gallery, folder: Path, *, revision: int, database_id:
                 with index.frozen() as state:
                     arrays = {}
                     for name, array in state.items():
-                        arrays[name] = _write_array(out, digest, np.asarray(array, _DTYPES[name]))
+                        arrays[name] = _write_array(out, digest, np.asarray(array, _dtype(name)))
                     models[model] = {
                         "kind": index.kind,
                         "dimension": index.dimension,
@@ -139,8 +146,8 @@ def load_snapshot(
 
     None when there is no snapshot, when it belongs to another database, has another
     format version, or fails its checksum or consistency checks. An index whose kind the
-    settings no longer allow is converted (HNSW to exact is instant; exact to HNSW builds
-    the graph).
+    settings no longer allow is converted (fast-scan to exact is instant; exact to
+    fast-scan encodes the templates, seconds at 1M).
     """
     path = snapshot_path(folder)
     if not path.exists():
@@ -240,7 +247,7 @@ def _read(
                 raise SnapshotError(f"{model}/{name} lies outside the payload")
             digest.update(_read_exactly(source, offset - position))
             dtype = np.dtype(spec["dtype"])
-            if name not in _DTYPES or dtype != _DTYPES[name]:
+            if dtype != _dtype(name):
                 raise SnapshotError(f"{model}/{name} has dtype {spec['dtype']}")
             array = np.empty(tuple(spec["shape"]), dtype=dtype)
             if array.nbytes != spec["nbytes"]:
@@ -291,17 +298,31 @@ def _indexes(
             )
         kind = entry["kind"]
         index: SearchIndex
-        if kind == "hnsw" and settings.index != "exact":
-            graph = faiss.deserialize_index(arrays[(model, "graph")])
-            node_row = arrays[(model, "node_row")]
-            if np.any(node_row >= rows):
-                raise SnapshotError(f"{model}: graph points past the table")
-            index = HnswIndex(dimension, table, graph=graph, node_row=node_row)
-        elif kind in ("exact", "hnsw") and settings.index == "hnsw":
-            index = HnswIndex(dimension, table)  # the graph is built now
-        elif kind in ("exact", "hnsw"):
+        if kind == "fastscan" and settings.index != "exact":
+            index = _fastscan(model, dimension, table, arrays)
+        elif kind in ("exact", "fastscan") and settings.index == "fastscan":
+            index = FastScanIndex(dimension, table)  # the codes are made now
+        elif kind in ("exact", "fastscan"):
             index = ExactIndex(dimension, table)
         else:
             raise SnapshotError(f"{model}: unknown index kind {kind!r}")
         indexes[model] = index
     return indexes
+
+
+def _fastscan(
+    model: str, dimension: int, table: TemplateTable, arrays: dict[tuple[str, str], NDArray[Any]]
+) -> FastScanIndex:
+    shards = []
+    number = 0
+    while (model, f"codes_{number}") in arrays:
+        codes = faiss.deserialize_index(arrays[(model, f"codes_{number}")])
+        shards.append((codes, arrays[(model, f"code_row_{number}")]))
+        number += 1
+    trained_on = arrays.get((model, "trained_on"))
+    if trained_on is None or trained_on.shape != (1,):
+        raise SnapshotError(f"{model}: fast-scan codes without their training size")
+    try:
+        return FastScanIndex(dimension, table, shards=shards, trained_on=int(trained_on[0]))
+    except ValueError as error:
+        raise SnapshotError(f"{model}: {error}") from None

@@ -7,7 +7,7 @@ rows by binary search:
 
 * Rows are append-only. A removed template becomes a *tombstone*: its customer id is set
   to ``DEAD`` and its vector to a far-away point, so no search ranks it and its row number
-  never changes (an HNSW graph can keep pointing at rows). :meth:`compact` drops the
+  never changes (the fast-scan codes keep pointing at rows). :meth:`compact` drops the
   tombstones once they are a noticeable share, renumbering the rows.
 * A template id appears in at most one row. Adding an id that is already there (alive or a
   tombstone) overwrites that row in place.

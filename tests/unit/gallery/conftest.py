@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.hnsw import HnswIndex
+from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.index import CustomerHit, SearchIndex
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
 
@@ -23,18 +23,19 @@ def exact_index(dimension: int) -> SearchIndex:
     return ExactIndex(dimension)
 
 
-def wide_hnsw_index(dimension: int) -> SearchIndex:
-    """HNSW whose search visits (nearly) the whole small test graph: exact in practice."""
-    return HnswIndex(dimension, ef_search=2000)
+def wide_fastscan_index(dimension: int) -> SearchIndex:
+    """Fast-scan codes from 256 templates on, proposing every template of the small test
+    galleries as a candidate: exact in practice, with every code path exercised."""
+    return FastScanIndex(dimension, candidates=4096, train_min=256)
 
 
-@pytest.fixture(params=[exact_index, wide_hnsw_index], ids=["exact", "hnsw"])
+@pytest.fixture(params=[exact_index, wide_fastscan_index], ids=["exact", "fastscan"])
 def index_factory(request: pytest.FixtureRequest) -> IndexFactory:
     factory: IndexFactory = request.param
     return factory
 
 
-@pytest.fixture(params=["exact", "hnsw"])
+@pytest.fixture(params=["exact", "fastscan"])
 def settings(request: pytest.FixtureRequest) -> GallerySettings:
     return GallerySettings(index=request.param)
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from salesmigo.cli.main import app
-from salesmigo.gallery.benchmark import BenchmarkConfig, goals, markdown_table, run_benchmark
+from salesmigo.gallery.benchmark import BenchmarkConfig, run_benchmark
+from salesmigo.gallery.benchmark_report import goals, markdown_table
 
 REQUIRED_KEYS = {
     "size",
@@ -33,7 +34,7 @@ def test_run_benchmark_reports_every_key(tmp_path: Path) -> None:
         latency_queries=20,
         prototype_size=1000,
         prototype_queries=5,
-        ef_sweep=(64,),
+        candidate_sweep=(64,),
         work_dir=tmp_path,
     )
     messages: list[str] = []
@@ -44,7 +45,8 @@ def test_run_benchmark_reports_every_key(tmp_path: Path) -> None:
         assert 0 <= result["ann_recall_at_1"] <= 1
         assert result["prototype_measured_at"] == 1000
     assert results[1]["prototype_ms"] == pytest.approx(results[0]["prototype_ms"] * 2, abs=0.02)
-    assert results[1]["ann_sweep"][0]["ef_search"] == 64
+    assert results[1]["ann_sweep"][0]["candidates"] == 64
+    assert 0 <= results[1]["hnsw_recall_at_1"] <= 1
     assert messages
     assert list(tmp_path.iterdir()) == []
     assert "| exact p50 ms |" in markdown_table(results)
@@ -64,6 +66,7 @@ def test_cli_json_prints_only_the_list_on_stdout(tmp_path: Path) -> None:
             "--latency-queries",
             "10",
             "--no-ann",
+            "--no-hnsw",
             "--work-dir",
             str(tmp_path),
             "--json",

@@ -59,7 +59,7 @@ def test_batch_identify_equals_single_identify(
     assert gallery.identify_batch("nobody", queries[:3])[0].decision == "unknown"
 
 
-def test_auto_switches_to_hnsw_above_the_size_and_back_below_half(
+def test_auto_switches_to_fastscan_above_the_size_and_back_below_half(
     faces: SyntheticGallery,
 ) -> None:
     settings = GallerySettings(index="auto", ann_min_size=1000)
@@ -68,10 +68,10 @@ def test_auto_switches_to_hnsw_above_the_size_and_back_below_half(
     gallery.add(templates[:1000])
     assert gallery.index_kind("sface") == "exact"
     gallery.add(templates[1000:1001])
-    assert gallery.index_kind("sface") == "hnsw"
+    assert gallery.index_kind("sface") == "fastscan"
     assert gallery.size("sface") == 1001
     gallery.remove_templates(range(1, 502))  # 500 left: not yet under half
-    assert gallery.index_kind("sface") == "hnsw"
+    assert gallery.index_kind("sface") == "fastscan"
     gallery.remove_templates([502])
     assert gallery.index_kind("sface") == "exact"
     assert gallery.size("sface") == 499
@@ -85,12 +85,12 @@ def test_auto_builds_in_the_background_and_keeps_changes_made_meanwhile(
     settings = GallerySettings(index="auto", ann_min_size=2000)
     gallery = Gallery(matching_for, settings)
     templates = _templates(faces)
-    gallery.add(templates[:2500])  # crosses the size: the graph builds in a thread
+    gallery.add(templates[:2500])  # crosses the size: the codes are built in a thread
     gallery.add(templates[2500:])  # changes while it may still be building
     gallery.remove_templates(range(1, 101))
     gallery.remove_customer(int(faces.customer_ids[-1]))
     assert gallery.wait_for_builds(timeout=60)
-    assert gallery.index_kind("sface") == "hnsw"
+    assert gallery.index_kind("sface") == "fastscan"
     index = gallery.index("sface")
     assert index is not None
     exported = index.export()
@@ -98,8 +98,10 @@ def test_auto_builds_in_the_background_and_keeps_changes_made_meanwhile(
     assert sorted(exported.template_ids.tolist()) == faces.template_ids[expected].tolist()
 
 
-def test_hnsw_setting_uses_the_graph_from_the_first_template(faces: SyntheticGallery) -> None:
-    gallery = Gallery(matching_for, GallerySettings(index="hnsw"))
+def test_fastscan_setting_uses_that_index_from_the_first_template(
+    faces: SyntheticGallery,
+) -> None:
+    gallery = Gallery(matching_for, GallerySettings(index="fastscan"))
     gallery.add(_templates(faces)[:10])
-    assert gallery.index_kind("sface") == "hnsw"
+    assert gallery.index_kind("sface") == "fastscan"
     assert gallery.identify("sface", faces.vectors[3]).matched_customer_id == faces.customer_ids[3]

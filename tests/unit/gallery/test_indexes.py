@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.hnsw import HnswIndex
+from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
 from tests.unit.gallery.conftest import IndexFactory, assert_same_hits, brute_force
 
@@ -101,18 +101,19 @@ def test_batch_search_equals_single_searches(
         assert [h.distance for h in hits] == pytest.approx([h.distance for h in single], abs=1e-4)
 
 
-def test_hnsw_recall_on_realistic_descriptors() -> None:
+def test_fastscan_recall_on_realistic_descriptors() -> None:
     """Default search settings, 20,000 templates: the top customer agrees with exact."""
     space = FaceSpace(seed=21)
     faces = space.gallery(20_000)
     queries = space.queries(faces, 300).vectors
-    exact, hnsw = ExactIndex(faces.vectors.shape[1]), HnswIndex(faces.vectors.shape[1])
-    for index in (exact, hnsw):
+    exact, approximate = ExactIndex(faces.vectors.shape[1]), FastScanIndex(faces.vectors.shape[1])
+    for index in (exact, approximate):
         index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+    assert approximate.coded == len(faces)  # the codes, not the exact fallback, answer
     truth = exact.nearest_customers_batch(queries)
-    found = hnsw.nearest_customers_batch(queries)
+    found = approximate.nearest_customers_batch(queries)
     agree = [f[0].customer_id == t[0].customer_id for f, t in zip(found, truth, strict=True)]
-    assert np.mean(agree) >= 0.95
+    assert np.mean(agree) >= 0.98
     for f, query in zip(found, queries, strict=True):  # distances are exact, whatever was found
         for hit in f:
             rows = faces.customer_ids == hit.customer_id
@@ -120,12 +121,12 @@ def test_hnsw_recall_on_realistic_descriptors() -> None:
             assert hit.distance == pytest.approx(nearest, abs=1e-4)
 
 
-def test_hnsw_graph_is_rebuilt_after_many_removals(faces: SyntheticGallery) -> None:
-    index = HnswIndex(faces.vectors.shape[1], ef_search=2000)
+def test_fastscan_codes_are_rebuilt_after_many_removals(faces: SyntheticGallery) -> None:
+    index = FastScanIndex(faces.vectors.shape[1], candidates=4096, train_min=256)
     index.add(faces.template_ids, faces.customer_ids, faces.vectors)
-    assert index.graph_nodes == len(faces)
+    assert index.coded == len(faces)
     index.remove(faces.template_ids[: len(faces) // 2])
-    assert index.graph_nodes < len(faces)  # rebuilt without the dead nodes
+    assert index.coded == len(faces) - len(faces) // 2  # rebuilt without the dead codes
     assert len(index) == len(faces) - len(faces) // 2
     query = faces.vectors[-1]
     keep = slice(len(faces) // 2, None)
@@ -133,6 +134,28 @@ def test_hnsw_graph_is_rebuilt_after_many_removals(faces: SyntheticGallery) -> N
         index.nearest_customers(query),
         brute_force(faces.customer_ids[keep], faces.vectors[keep], query, 2),
     )
+
+
+def test_fastscan_searches_exactly_until_it_has_enough_templates_to_train(
+    faces: SyntheticGallery,
+) -> None:
+    index = FastScanIndex(faces.vectors.shape[1], train_min=1000)
+    index.add(faces.template_ids[:999], faces.customer_ids[:999], faces.vectors[:999])
+    assert index.coded == 0
+    index.add(faces.template_ids[999:1000], faces.customer_ids[999:1000], faces.vectors[999:1000])
+    assert index.coded == 1000
+    index.add(faces.template_ids[1000:], faces.customer_ids[1000:], faces.vectors[1000:])
+    assert index.coded == len(faces)  # appended to the codes (retrained past 4x: 3,000 < 4,000)
+
+
+def test_fastscan_retrains_when_the_gallery_has_grown_fourfold(faces: SyntheticGallery) -> None:
+    index = FastScanIndex(faces.vectors.shape[1], train_min=500)
+    index.add(faces.template_ids[:500], faces.customer_ids[:500], faces.vectors[:500])
+    first = index.frozen().__enter__()["trained_on"].tolist()
+    index.add(faces.template_ids[500:], faces.customer_ids[500:], faces.vectors[500:])
+    with index.frozen() as state:
+        assert first == [500]
+        assert state["trained_on"].tolist() == [len(faces)]
 
 
 def test_searches_run_while_templates_change(

@@ -12,6 +12,7 @@ import pytest
 
 from salesmigo.config import GallerySettings
 from salesmigo.gallery import persist
+from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.gallery import Gallery, Template
 from salesmigo.gallery.persist import load_snapshot, save_snapshot, snapshot_path
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
@@ -59,10 +60,37 @@ def test_round_trip_gives_the_same_search_results(
     assert gallery.identify("sface", queries[0]).matched_customer_id == 10**6
 
 
-def test_an_hnsw_snapshot_loads_as_exact_when_the_settings_say_exact(
+def test_fastscan_codes_round_trip_without_being_rebuilt(
     tmp_path: Path, faces: SyntheticGallery
 ) -> None:
-    original = _gallery(faces, GallerySettings(index="hnsw"))
+    index = FastScanIndex(faces.vectors.shape[1], train_min=1000)
+    index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+    index.remove(faces.template_ids[::9])  # dead codes are saved as such
+    settings = GallerySettings(index="fastscan")
+    original = Gallery.from_indexes(matching_for, settings, {"sface": index})
+    save_snapshot(original, tmp_path, revision=3, database_id="db-1")
+    gallery = _load(tmp_path, settings)
+    assert gallery is not None
+    loaded = gallery.index("sface")
+    assert isinstance(loaded, FastScanIndex)
+    assert loaded.coded == index.coded  # the very codes, dead ones included: nothing re-encoded
+    queries = FaceSpace(seed=43).queries(faces, 80).vectors
+    for after, before in zip(
+        gallery.identify_batch("sface", queries),
+        original.identify_batch("sface", queries),
+        strict=True,
+    ):
+        assert (after.decision, after.customer_id) == (before.decision, before.customer_id)
+        assert after.distance == pytest.approx(before.distance, abs=1e-5)
+    with index.frozen() as saved, loaded.frozen() as restored:
+        assert np.array_equal(saved["codes_0"], restored["codes_0"])
+        assert np.array_equal(saved["code_row_1"], restored["code_row_1"])
+
+
+def test_a_fastscan_snapshot_loads_as_exact_when_the_settings_say_exact(
+    tmp_path: Path, faces: SyntheticGallery
+) -> None:
+    original = _gallery(faces, GallerySettings(index="fastscan"))
     save_snapshot(original, tmp_path, revision=1, database_id="db-1")
     gallery = _load(tmp_path, GallerySettings(index="exact"))
     assert gallery is not None
