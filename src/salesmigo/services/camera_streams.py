@@ -257,10 +257,10 @@ class CameraStreams:
             self._streams[camera.id] = stream
             return stream
 
-    def release(self, stream: CameraStream) -> None:
-        """Stop ``stream`` and free its camera for a new connection."""
+    def release(self, stream: CameraStream) -> StreamStats:
+        """Stop ``stream`` and free its camera for a new connection; its final counts."""
         try:
-            stream.stop()
+            return stream.stop()
         finally:
             with self._lock:
                 if self._streams.get(stream.camera.id) is stream:

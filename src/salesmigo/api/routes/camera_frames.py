@@ -84,7 +84,7 @@ async def camera_frames(websocket: WebSocket, camera_name: str) -> None:
     except WebSocketDisconnect:
         return
     try:
-        await _serve(websocket, stream, replies, page)
+        await _serve(websocket, streams, stream, replies, page)
     finally:
         await run_in_threadpool(streams.release, stream)
 
@@ -108,7 +108,11 @@ async def _hello(websocket: WebSocket, seconds: float) -> str:
 
 
 async def _serve(
-    websocket: WebSocket, stream: CameraStream, replies: ReplyQueue, page: CameraPageSettings
+    websocket: WebSocket,
+    streams: CameraStreams,
+    stream: CameraStream,
+    replies: ReplyQueue,
+    page: CameraPageSettings,
 ) -> None:
     try:
         await run_in_threadpool(stream.start)
@@ -132,7 +136,8 @@ async def _serve(
     try:
         done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         if receiver in done and receiver.result() is _Ending.STOP:
-            stats = await run_in_threadpool(stream.stop)
+            # Released before the page hears "stopped": it may reconnect at once.
+            stats = await run_in_threadpool(streams.release, stream)
             replies.put({"type": "summary", "stats": stats.as_json()})
             replies.close(Close(NORMAL, "stopped by the page"))
             ending = await sender  # every reply queued before the close goes out first
