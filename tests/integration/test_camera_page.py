@@ -261,3 +261,35 @@ def test_stopping_the_server_ends_the_stream_and_stores_its_visit(
     (log,) = tmp_path.glob("server-*.log")
     assert "Application shutdown complete" in log.read_text()
     assert query(data_dir, "SELECT count(*) FROM visits WHERE source = ?", "side-door") == [(1,)]
+
+
+def test_revoking_the_token_ends_a_page_that_is_streaming(server: Server, testdata: Path) -> None:
+    token = register_camera(server.base, "shoes-cam", "aisle", aisle="Shoes")
+    cameras = httpx.get(f"{server.base}/api/v1/cameras").json()
+    camera_id = next(c["id"] for c in cameras if c["name"] == "shoes-cam")
+    frames = list(video_jpegs(testdata / THUMBS_UP_VIDEO, range(0, 195, 2)).values())
+    replies: list[dict[str, Any]] = []
+    with connect_camera(server.base, "shoes-cam") as camera:
+        say_hello(camera, token)
+        revoked = httpx.delete(f"{server.base}/api/v1/cameras/{camera_id}/tokens")
+        assert revoked.status_code == 204
+
+        # Frames are still taken; the first event the camera reports is refused.
+        def stream_all() -> None:
+            for index, data in enumerate(frames):
+                send_and_wait(camera, data, index, replies)
+
+        with pytest.raises(ConnectionClosed):
+            stream_all()
+        assert (camera.close_code, camera.close_reason) == (
+            4401,
+            "the camera token is not valid (unknown or revoked)",
+        )
+    assert not [r for r in replies if r["type"] == "event" and r["stored"]]
+    stored = query(
+        server.data_dir,
+        "SELECT count(*) FROM ingested_events e JOIN cameras c "
+        "ON c.id = e.camera_id WHERE c.name = ?",
+        "shoes-cam",
+    )
+    assert stored == [(0,)]
