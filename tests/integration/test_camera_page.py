@@ -293,3 +293,14 @@ def test_revoking_the_token_ends_a_page_that_is_streaming(server: Server, testda
         "shoes-cam",
     )
     assert stored == [(0,)]
+
+
+def test_the_camera_page_is_served_as_one_self_contained_file(server: Server) -> None:
+    page = httpx.get(f"{server.base}/camera")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    # It talks only to this server, and never passes its address (maybe a token) on.
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "/api/v1/ws/cameras/" in page.text
+    assert "<script src" not in page.text  # nothing vendored, nothing fetched

@@ -121,21 +121,23 @@ async def _serve(
             logger.exception("camera %s: the pipeline did not start", stream.camera.name)
         await _close(websocket, close_for(error))
         return
-    await websocket.send_json(
-        {
-            "type": "ready",
-            "camera": stream.camera.name,
-            "role": stream.camera.role,
-            "fps": page.fps,
-            "max_width": page.max_width,
-            "max_frame_bytes": page.max_frame_bytes,
-        }
-    )
+    ready = {
+        "type": "ready",
+        "camera": stream.camera.name,
+        "role": stream.camera.role,
+        "fps": page.fps,
+        "max_width": page.max_width,
+        "max_frame_bytes": page.max_frame_bytes,
+    }
+    try:
+        await websocket.send_json(ready)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return  # the page left while the models loaded
     receiver = asyncio.create_task(_receive(websocket, stream, replies))
     sender = asyncio.create_task(_send(websocket, replies))
     try:
         done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-        if receiver in done and receiver.result() is _Ending.STOP:
+        if receiver in done and _ending(receiver) is _Ending.STOP:
             # Released before the page hears "stopped": it may reconnect at once.
             stats = await run_in_threadpool(streams.release, stream)
             replies.put({"type": "summary", "stats": stats.as_json()})
@@ -148,6 +150,15 @@ async def _serve(
     finally:
         receiver.cancel()
         sender.cancel()
+
+
+def _ending(receiver: asyncio.Task[_Ending]) -> _Ending:
+    """Why the receiving task ended; a socket that failed under it has gone too."""
+    error = receiver.exception()
+    if error is not None:
+        logger.info("camera socket ended: %s", error)
+        return _Ending.GONE
+    return receiver.result()
 
 
 async def _receive(websocket: WebSocket, stream: CameraStream, replies: ReplyQueue) -> _Ending:
