@@ -20,8 +20,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def refusal(client: TestClient, first: str | None) -> tuple[int, str]:
-    with client.websocket_connect("/api/v1/ws/cameras/door/frames") as socket:
+def refusal(client: TestClient, first: str | None, camera: str = "door") -> tuple[int, str]:
+    with client.websocket_connect(f"/api/v1/ws/cameras/{camera}/frames") as socket:
         if first is not None:
             socket.send_text(first)
         with pytest.raises(WebSocketDisconnect) as closed:
@@ -46,3 +46,8 @@ def test_a_malformed_hello_is_refused_with_the_expected_form(
         4400,
         'the first message must be {"type": "hello", "token": "<camera token>"}',
     )
+
+
+def test_a_camera_name_may_contain_slashes(client: TestClient) -> None:
+    # "floor-2/left" reaches the socket (and is refused only for its bad hello).
+    assert refusal(client, "{}", camera="floor-2/left")[0] == 4400
