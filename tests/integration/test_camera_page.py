@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.integration.servers import start_server
+from tests.integration.servers import start_server, wait_for
 from tests.integration.streaming import (
     THUMBS_UP_VIDEO,
     connect_camera,
@@ -304,3 +304,24 @@ def test_the_camera_page_is_served_as_one_self_contained_file(server: Server) ->
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "/api/v1/ws/cameras/" in page.text
     assert "<script src" not in page.text  # nothing vendored, nothing fetched
+
+
+def test_a_page_that_goes_without_stopping_still_gets_its_visit_stored(
+    server: Server, testdata: Path
+) -> None:
+    token = register_camera(server.base, "back-door", "entrance")
+    frames = video_jpegs(testdata / THUMBS_UP_VIDEO, range(0, 40, 2))
+    replies: list[dict[str, Any]] = []
+    with connect_camera(server.base, "back-door") as camera:
+        say_hello(camera, token)
+        for sent, data in enumerate(frames.values()):
+            send_and_wait(camera, data, sent, replies)
+    # The tab closed: the server ends the track on its own, after the socket is gone.
+    wait_for(
+        lambda: (
+            query(server.data_dir, "SELECT count(*) FROM visits WHERE source = ?", "back-door")
+            == [(1,)]
+        ),
+        60,
+        "the visit of the page that went away was never stored",
+    )
