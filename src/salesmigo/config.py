@@ -103,6 +103,32 @@ class GallerySettings(BaseModel):
     )
 
 
+class CameraPageSettings(BaseModel):
+    """Frames pushed by the browser camera page (``GET /camera``) over its WebSocket."""
+
+    fps: float = Field(
+        default=10, gt=0, le=30, description="Frames per second the page sends, at most."
+    )
+    max_width: int = Field(
+        default=640, ge=160, le=1920, description="Wider frames are shrunk to this width."
+    )
+    max_frame_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0, description="Larger frames are refused, one by one."
+    )
+    max_frame_pixels: int = Field(
+        default=4_000_000, gt=0, description="Frames decoding to more pixels are refused."
+    )
+    queue_size: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Frames waiting for the pipeline; older ones are dropped beyond this.",
+    )
+    hello_seconds: float = Field(
+        default=10, gt=0, le=300, description="Seconds a new connection has to send its token."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -139,6 +165,7 @@ class Settings(BaseSettings):
     recognition: RecognitionSettings = RecognitionSettings()
     vision: VisionSettings = VisionSettings()
     gallery: GallerySettings = GallerySettings()
+    camera_page: CameraPageSettings = CameraPageSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from salesmigo import __version__
 from salesmigo.api.errors import install_error_handlers
 from salesmigo.api.routes import (
+    camera_frames,
+    camera_page,
     customers,
     events,
     frames,
@@ -20,6 +22,7 @@ from salesmigo.api.routes import (
     sentiment,
 )
 from salesmigo.config import Settings, load_settings
+from salesmigo.services.camera_streams import CameraStreams
 from salesmigo.services.runtime import open_runtime
 from salesmigo.vision.pipeline import FacePipeline
 
@@ -34,9 +37,13 @@ def create_app(settings: Settings | None = None, pipeline: FacePipeline | None =
         # A server answers from the gallery and must see other processes' enrolments.
         await run_in_threadpool(runtime.follow_gallery_changes)
         app.state.runtime = runtime
+        streams = app.state.camera_streams = CameraStreams()
         try:
             yield
         finally:
+            # Cameras still streaming end their tracks and store their last visits while
+            # the database is still open.
+            await run_in_threadpool(streams.close_all)
             runtime.close()
 
     app = FastAPI(
@@ -53,6 +60,8 @@ def create_app(settings: Settings | None = None, pipeline: FacePipeline | None =
     app.include_router(frames.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(live.router, prefix="/api/v1")
+    app.include_router(camera_frames.router, prefix="/api/v1")
+    app.include_router(camera_page.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -30,7 +30,8 @@ _STATUS: dict[type[SalesmigoError], int] = {
 }
 
 
-def _status_of(error: SalesmigoError) -> int:
+def status_of(error: SalesmigoError) -> int:
+    """The HTTP status of a user-caused error (WebSockets close with 4000 plus it)."""
     for kind, status in _STATUS.items():
         if isinstance(error, kind):
             return status
@@ -52,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": str(error)}
         if isinstance(error, PhotosRejected):
             body["problems"] = [{"photo": p.photo, "reason": p.reason} for p in error.problems]
-        status = _status_of(error)
+        status = status_of(error)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -233,12 +233,21 @@ class UsbSource(_CaptureSource):
         return f"usb:{self.target}"
 
 
+FrameRejected = Callable[[int, str], None]
+
+
 class PushedFrameSource:
     """Frames pushed as encoded JPEG/PNG bytes (the browser camera page over a WebSocket).
 
     ``push`` never blocks the handler: the queue is bounded, and when it is full the oldest
     frame is dropped (and counted), since a late frame of a live camera is worth nothing.
     Iteration ends after ``close``.
+
+    Each push gets the next index (0, 1, 2, ...), and a frame keeps it as its
+    ``SourceFrame.index``, so whoever pushed it can tell which frame a result is about;
+    frames dropped or rejected leave gaps. A frame that is too large or cannot be decoded is
+    counted in ``rejected`` and reported to ``on_reject`` with its index and a sentence
+    saying why, then skipped: one bad frame never ends the source.
     """
 
     is_live = True
@@ -250,15 +259,18 @@ class PushedFrameSource:
         max_bytes: int = 5 * 1024 * 1024,
         max_pixels: int = 8_000_000,
         max_width: int | None = None,
+        on_reject: FrameRejected | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.max_width = max_width
-        self._queue: deque[tuple[bytes, datetime]] = deque(maxlen=capacity)
+        self.on_reject = on_reject
+        self._queue: deque[tuple[int, bytes, datetime]] = deque(maxlen=capacity)
         self._ready = threading.Condition()
         self._closed = False
+        self.pushed = 0
         self.dropped = 0
         self.rejected = 0
         self._clock = time.monotonic()
@@ -268,28 +280,43 @@ class PushedFrameSource:
         with self._ready:
             if self._closed:
                 return False
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1
-            self._queue.append((data, captured_at or datetime.now(UTC)))
-            self._ready.notify()
-            return True
+            index = self.pushed
+            self.pushed += 1
+            if len(data) > self.max_bytes:
+                # Refused before it takes a place in the queue (or memory while it waits).
+                self.rejected += 1
+                reason = f"the frame is {len(data)} bytes; the limit is {self.max_bytes} bytes."
+            else:
+                reason = None
+                if len(self._queue) == self._queue.maxlen:
+                    self.dropped += 1
+                self._queue.append((index, data, captured_at or datetime.now(UTC)))
+                self._ready.notify()
+        if reason is not None:
+            self._reject(index, reason)
+        return True
+
+    def _reject(self, index: int, reason: str) -> None:
+        logger.info("pushed frame %s skipped: %s", index, reason)
+        if self.on_reject is not None:
+            self.on_reject(index, reason)
 
     def __iter__(self) -> Iterator[SourceFrame]:
-        index = 0
         while True:
             with self._ready:
                 while not self._queue and not self._closed:
                     self._ready.wait()
                 if not self._queue:
                     return
-                data, captured_at = self._queue.popleft()
+                index, data, captured_at = self._queue.popleft()
             try:
                 image = decode_image(
-                    data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, name="a frame"
+                    data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, name="the frame"
                 )
             except ValueError as error:
-                self.rejected += 1
-                logger.warning("pushed frame skipped: %s", error)
+                with self._ready:
+                    self.rejected += 1
+                self._reject(index, str(error))
                 continue
             yield SourceFrame(
                 resize_to_width(image, self.max_width),
@@ -297,7 +324,6 @@ class PushedFrameSource:
                 time.monotonic() - self._clock,
                 captured_at,
             )
-            index += 1
 
     def close(self) -> None:
         with self._ready:

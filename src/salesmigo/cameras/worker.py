@@ -108,7 +108,10 @@ class CameraWorker:
     """Reads ``source`` into a bounded queue and processes it with ``processor``.
 
     ``start`` launches both threads; ``stop`` (or the source ending) stops them, flushes the
-    pipeline (so the last tracks report their visits) and closes the source.
+    pipeline (so the last tracks report their visits) and closes the source. ``on_exit``
+    is called from the processing thread after the flush, with the error that ended the
+    worker or None: a server holding a worker for a connected camera learns of a failure
+    without polling.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class CameraWorker:
         queue_size: int = 4,
         log_every: float = 10.0,
         on_frame: Callable[[SourceFrame, object], None] | None = None,
+        on_exit: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self.source = source
         self.processor = processor
@@ -127,6 +131,7 @@ class CameraWorker:
         self.queue: DropOldestQueue[SourceFrame] = DropOldestQueue(queue_size)
         self.log_every = log_every
         self.on_frame = on_frame
+        self.on_exit = on_exit
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, name=f"{name}-reader", daemon=True)
         self._runner = threading.Thread(target=self._run, name=f"{name}-pipeline", daemon=True)
@@ -216,6 +221,11 @@ class CameraWorker:
             except Exception:
                 logger.exception("camera %s: flushing the pipeline failed", self.name)
             self._finished = time.perf_counter()
+            if self.on_exit is not None:
+                try:
+                    self.on_exit(self.error)
+                except Exception:
+                    logger.exception("camera %s: the exit callback failed", self.name)
 
     def stats(self) -> WorkerStats:
         end = self._finished or time.perf_counter()

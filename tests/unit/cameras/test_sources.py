@@ -160,6 +160,47 @@ def test_pushed_source_waits_for_frames() -> None:
     assert len(list(source)) == 1
 
 
+def encoded(value: int, extension: str = ".png") -> bytes:
+    ok, data = cv2.imencode(extension, np.full((6, 8, 3), value, dtype=np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def test_pushed_frames_keep_the_number_of_their_push() -> None:
+    reports: list[tuple[int, str]] = []
+    source = PushedFrameSource(capacity=8, max_bytes=1000, on_reject=lambda *r: reports.append(r))
+    source.push(encoded(10))
+    source.push(b"not an image")
+    source.push(bytes(1001))  # over max_bytes: refused at once, never queued
+    source.push(encoded(40))
+    source.close()
+    frames = list(source)
+    assert [(f.index, int(f.image[0, 0, 0])) for f in frames] == [(0, 10), (3, 40)]
+    assert (source.pushed, source.rejected, source.dropped) == (4, 2, 0)
+    assert sorted(i for i, _ in reports) == [1, 2]
+    reasons = dict(reports)
+    assert "not an image" in reasons[1]
+    assert reasons[2] == "the frame is 1001 bytes; the limit is 1000 bytes."
+
+
+def test_an_oversized_push_is_reported_before_it_is_queued() -> None:
+    reports: list[int] = []
+    source = PushedFrameSource(capacity=1, max_bytes=10, on_reject=lambda i, _: reports.append(i))
+    source.push(encoded(5, ".jpg")[:10])
+    source.push(bytes(11))
+    # Reported while the push returns, and it did not evict the queued frame.
+    assert reports == [1]
+    assert source.dropped == 0
+
+
+def test_pushed_frames_are_shrunk_to_the_maximum_width() -> None:
+    source = PushedFrameSource(max_width=4)
+    source.push(encoded(7))
+    source.close()
+    (frame,) = list(source)
+    assert frame.image.shape == (3, 4, 3)
+
+
 def test_resize_keeps_the_aspect_ratio() -> None:
     image = np.zeros((480, 1280, 3), dtype=np.uint8)
     assert resize_to_width(image, 640).shape == (240, 640, 3)

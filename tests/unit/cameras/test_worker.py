@@ -117,3 +117,28 @@ def test_a_failing_pipeline_stops_the_worker_and_keeps_the_error() -> None:
     worker.join(5)
     assert isinstance(worker.error, RuntimeError)
     assert not worker.running
+
+
+def test_the_worker_reports_its_end_after_the_flush() -> None:
+    ended: list[tuple[BaseException | None, int]] = []
+    pipeline = SlowPipeline(0)
+    worker = CameraWorker(
+        FakeSource(5, live=False),
+        pipeline,
+        on_exit=lambda error: ended.append((error, pipeline.flushed)),
+    )
+    worker.start().join(5)
+    assert ended == [(None, 1)]  # once, with no error, after the last visits were flushed
+
+
+def test_the_worker_reports_the_error_that_ended_it() -> None:
+    class Broken(SlowPipeline):
+        def process(self, frame: SourceFrame) -> object:
+            raise RuntimeError("model crashed")
+
+    ended: list[BaseException | None] = []
+    worker = CameraWorker(FakeSource(10**9, interval=0.001), Broken(0), on_exit=ended.append)
+    worker.start().join(5)
+    assert len(ended) == 1
+    assert ended[0] is worker.error
+    assert str(ended[0]) == "model crashed"

@@ -1,0 +1,1 @@
+"""Pages the API serves as they are: plain HTML and JavaScript, no build step."""
