@@ -457,7 +457,7 @@ def expressions(
         )
     report = score_expressions(samples, milliseconds, ignored=ignored)
     if json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "crop": crop.value})
         return
     table = Table(title=f"Facial expressions ({classifier.model_version}, {crop.value} crop)")
     table.add_column("measure")
