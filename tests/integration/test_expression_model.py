@@ -23,11 +23,13 @@ from salesmigo.vision.expression import (
     ExpressionClassifier,
     FaceExpressionNet,
     crop_region,
+    landmark_region,
     load_expression_net,
     preprocess,
 )
+from salesmigo.vision.face_mesh import JAW_LINE, UPPER_EYEBROWS, FaceMeshLandmarks
 from salesmigo.vision.images import load_image
-from salesmigo.vision.types import Frame
+from salesmigo.vision.types import Box, DetectedFace, Frame
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +89,12 @@ def detector() -> Iterator[MediapipeFaceDetector]:
         yield found
 
 
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[FaceMeshLandmarks]:
+    with FaceMeshLandmarks() as found:
+        yield found
+
+
 def _read(testdata: Path, path: str) -> Frame:
     return load_image(testdata / path, **LIMITS)
 
@@ -107,6 +115,84 @@ def test_the_port_gives_face_api_js_probabilities_on_the_same_crop(
     np.testing.assert_allclose(probabilities, expected, atol=2e-5)
 
 
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x, y, width, height) boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(width, 0.0) * max(height, 0.0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@pytest.mark.parametrize(("path", "region", "expected"), FACE_API_JS)
+def test_the_mesh_outline_gives_nearly_the_box_face_api_js_cropped(
+    testdata: Path,
+    detector: MediapipeFaceDetector,
+    mesh: FaceMeshLandmarks,
+    path: str,
+    region: tuple[float, float, float, float],
+    expected: tuple[float, ...],
+) -> None:
+    frame = _read(testdata, path)
+    face = detector.detect(frame)[0]
+
+    points = mesh.landmarks(frame, face.box)
+
+    assert points is not None
+    assert _overlap(landmark_region(points), region) > 0.83
+
+
+@pytest.mark.parametrize(
+    "path", [f"{DEMO}/happy.jpg", "yale/png/subject01_surprised.png", f"{DEMO}/amy/amy1.png"]
+)
+def test_the_landmark_crop_holds_the_whole_face(
+    testdata: Path, detector: MediapipeFaceDetector, mesh: FaceMeshLandmarks, path: str
+) -> None:
+    frame = _read(testdata, path)
+    face = detector.detect(frame)[0]
+
+    points = mesh.landmarks(frame, face.box)
+
+    assert points is not None
+    x, y, width, height = landmark_region(points)
+    # The detector's eyes, nose tip and mouth corners lie inside, with margin.
+    inside = (face.landmarks - (x, y)) / (width, height)
+    assert np.all((inside > 0.1) & (inside < 0.9))
+    # The brows are above the eyes (on average: heads tilt), the chin below the mouth.
+    eyes_y = face.landmarks[:2, 1].mean()
+    mouth_y = face.landmarks[3:, 1].mean()
+    assert points[list(UPPER_EYEBROWS), 1].mean() < eyes_y
+    assert points[JAW_LINE[len(JAW_LINE) // 2], 1] > mouth_y
+
+
+def test_each_face_of_a_group_gets_its_own_mesh(
+    testdata: Path, detector: MediapipeFaceDetector, mesh: FaceMeshLandmarks
+) -> None:
+    frame = _read(testdata, f"{DEMO}/bbt1.jpg")
+    faces = [face for face in detector.detect(frame) if face.box.width >= 40]
+    assert len(faces) >= 3
+
+    for face in faces:
+        points = mesh.landmarks(frame, face.box)
+        if points is None:  # a face the mesh cannot read falls back to the box crop
+            continue
+        centre = points.mean(axis=0)
+        box = face.box
+        assert box.x <= centre[0] <= box.x + box.width
+        assert box.y <= centre[1] <= box.y + box.height
+
+
+def test_where_the_mesh_finds_no_face_the_detector_box_is_read(
+    classifier: ExpressionClassifier,
+) -> None:
+    blank = np.full((240, 320, 3), 128, dtype=np.uint8)
+    face = DetectedFace(Box(100, 60, 100, 100), 0.9, np.zeros((5, 2), dtype=np.float32))
+
+    crop, used = classifier.crop_of(blank, face)
+
+    assert used == "box"
+    assert crop.shape[:2] == (100, 100)
+
+
 @pytest.mark.parametrize("expression", ["happy", "sad", "surprised", "angry", "neutral"])
 def test_the_face_api_js_demo_faces_show_their_expression(
     testdata: Path,
@@ -117,7 +203,10 @@ def test_the_face_api_js_demo_faces_show_their_expression(
     frame = _read(testdata, f"{DEMO}/{expression}.jpg")
     face = detector.detect(frame)[0]
 
+    _, crop = classifier.crop_of(frame, face)
     label, probabilities = classifier.classify(frame, face)
+
+    assert crop == "landmarks"
 
     assert label == expression
     assert probabilities[expression] > 0.9
@@ -184,6 +273,33 @@ def test_eval_expressions_prints_a_table(testdata: Path, tmp_path: Path) -> None
     assert code == 0, stderr
     assert "happy vs not happy" in stdout
     assert "100.00%" in stdout
+
+
+@pytest.mark.parametrize("crop", ["landmarks", "box", "aligned"])
+def test_eval_expressions_measures_each_crop(testdata: Path, tmp_path: Path, crop: str) -> None:
+    manifest = _manifest(tmp_path, [(f"{DEMO}/happy.jpg", "expression", "happy")])
+
+    code, stdout, stderr = _run(
+        "eval", "expressions", "--manifest", str(manifest), "--root", str(testdata),
+        "--crop", crop, "--json",
+    )  # fmt: skip
+
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["crop"] == crop
+    assert report["accuracy"] == 1.0
+
+
+def test_eval_expressions_refuses_an_unknown_crop(testdata: Path, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, [(f"{DEMO}/happy.jpg", "expression", "happy")])
+
+    code, _, stderr = _run(
+        "eval", "expressions", "--manifest", str(manifest), "--root", str(testdata),
+        "--crop", "nose",
+    )  # fmt: skip
+
+    assert code == 2
+    assert "nose" in stderr
 
 
 def test_the_public_expression_set_is_read_as_well_as_the_prototype_did(

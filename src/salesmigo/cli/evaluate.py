@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -52,6 +53,9 @@ from salesmigo.vision.images import ImageError, load_image
 from salesmigo.vision.pipeline import FacePipeline
 from salesmigo.vision.types import Frame
 
+if TYPE_CHECKING:
+    from salesmigo.vision.expression import CropMode
+
 app = typer.Typer(
     help="Score the face pipeline on labelled images (accuracy, false matches, speed).",
     no_args_is_help=True,
@@ -67,6 +71,21 @@ ManifestOption = Annotated[
 RootOption = Annotated[
     Path, typer.Option("--root", help="Folder the image paths in the file are relative to.")
 ]
+
+
+class CropChoice(StrEnum):
+    """The expression crops ``eval expressions --crop`` can measure (vision.expression)."""
+
+    landmarks = "landmarks"
+    box = "box"
+    aligned = "aligned"
+
+
+CROP_MODES: dict[CropChoice, CropMode] = {
+    CropChoice.landmarks: "landmarks",
+    CropChoice.box: "box",
+    CropChoice.aligned: "aligned",
+}
 
 
 def check_root(root: Path) -> None:
@@ -393,13 +412,22 @@ def expressions(
     manifest: ManifestOption,
     root: RootOption,
     json: JsonOption = False,
+    crop: Annotated[
+        CropChoice,
+        typer.Option(
+            "--crop",
+            help="What the network reads: face-api.js's landmark box from FaceMesh (default; "
+            "the detector's box where FaceMesh finds no face), the detector's box, or the "
+            "5-point aligned crop.",
+        ),
+    ] = CropChoice.landmarks,
 ) -> None:
     """Facial expressions: accuracy, per-class accuracy, confusion, images with no face.
 
     Uses rows of kind "expression" labelled neutral, happy, sad, angry, fearful, disgusted
     or surprised (or a synonym such as normal or surprise); other labels are ignored. The
     largest face of each image is classified; accuracies are over the images with a face.
-    "ms per face" times the expression model alone (crop, resize, network).
+    "ms per face" times the expression model alone (landmarks, crop, resize, network).
     """
     # Looked up when the command runs, as the hand detector in `gestures` is.
     from salesmigo.vision.detect import MediapipeFaceDetector
@@ -414,10 +442,10 @@ def expressions(
         wanted="one of the seven expressions",
     )
     try:
-        classifier = ExpressionClassifier(settings.models_dir)
+        classifier = ExpressionClassifier(settings.models_dir, crop=CROP_MODES[crop])
     except ModelUnavailableError as error:
         fail(str(error))
-    with closing(MediapipeFaceDetector()) as detector:
+    with closing(MediapipeFaceDetector()) as detector, closing(classifier):
         samples, milliseconds = classify_images(
             labelled,
             root,
@@ -429,9 +457,9 @@ def expressions(
         )
     report = score_expressions(samples, milliseconds, ignored=ignored)
     if json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "crop": crop.value})
         return
-    table = Table(title=f"Facial expressions ({classifier.model_version})")
+    table = Table(title=f"Facial expressions ({classifier.model_version}, {crop.value} crop)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row(

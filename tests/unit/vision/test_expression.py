@@ -19,15 +19,19 @@ from numpy.typing import NDArray
 from salesmigo.vision.embedders import ModelUnavailableError
 from salesmigo.vision.expression import (
     EXPRESSION_LABELS,
+    LANDMARK_PADDING,
     MEAN_RGB,
     ExpressionClassifier,
     FaceExpressionNet,
     crop_region,
+    face_crop,
+    landmark_region,
     pad_to_square,
     preprocess,
     resize_tfjs,
     softmax,
 )
+from salesmigo.vision.face_mesh import MESH_POINTS, OUTLINE_68
 from salesmigo.vision.tfjs import TfjsFormatError
 from salesmigo.vision.types import Box, DetectedFace
 from salesmigo.vision.weights import FACE_EXPRESSION_MANIFEST, FACE_EXPRESSION_SHARD, NpmModel
@@ -327,3 +331,84 @@ def test_modified_weights_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ModelUnavailableError, match=r"face_expression_model\.bin modified"):
         ExpressionClassifier(tmp_path, model=model)
+
+
+# The "landmarks" crop, with a fake FaceMesh.
+
+
+class _FakeMesh:
+    """Returns fixed landmarks (or none) and records what it was asked and whether closed."""
+
+    def __init__(self, points: NDArray[np.float32] | None) -> None:
+        self.points = points
+        self.boxes: list[Box] = []
+        self.closed = False
+
+    def landmarks(self, frame: NDArray[np.uint8], box: Box) -> NDArray[np.float32] | None:
+        self.boxes.append(box)
+        return self.points
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _mesh_spanning(left: float, top: float, right: float, bottom: float) -> NDArray[np.float32]:
+    """468 landmarks whose outline (jaw line, upper eyebrows) spans the given box."""
+    points = np.full((MESH_POINTS, 2), ((left + right) / 2, (top + bottom) / 2), np.float32)
+    points[OUTLINE_68[0]] = (left, (top + bottom) / 2)
+    points[OUTLINE_68[1]] = (right, (top + bottom) / 2)
+    points[OUTLINE_68[2]] = ((left + right) / 2, top)
+    points[OUTLINE_68[3]] = ((left + right) / 2, bottom)
+    return points
+
+
+def test_landmark_region_pads_the_outline_by_a_tenth_on_each_side() -> None:
+    region = landmark_region(_mesh_spanning(20.0, 10.0, 120.0, 60.0))
+
+    assert region == pytest.approx((10.0, 5.0, 120.0, 60.0))
+    assert LANDMARK_PADDING == 0.2  # face-api.js's FaceLandmarks.align() default
+
+
+def test_the_landmarks_crop_reads_face_api_js_box_around_the_mesh(
+    tmp_path: Path, frame: NDArray[np.uint8]
+) -> None:
+    mesh = _FakeMesh(_mesh_spanning(20.0, 10.0, 120.0, 60.0))
+    model = _install(tmp_path, _random_weights())
+    classifier = ExpressionClassifier(tmp_path, model=model, landmark_finder=mesh)
+
+    crop, used = classifier.crop_of(frame, _face())
+
+    assert used == "landmarks"
+    assert np.array_equal(crop, crop_region(frame, 10.0, 5.0, 120.0, 60.0))
+    assert mesh.boxes == [_face().box]  # the mesh is looked for around the detected face
+
+
+def test_without_a_mesh_the_detector_box_is_read(tmp_path: Path, frame: NDArray[np.uint8]) -> None:
+    model = _install(tmp_path, _random_weights())
+    classifier = ExpressionClassifier(tmp_path, model=model, landmark_finder=_FakeMesh(None))
+    by_box = ExpressionClassifier(tmp_path, model=model, crop="box")
+
+    crop, used = classifier.crop_of(frame, _face())
+
+    assert used == "box"
+    assert np.array_equal(crop, face_crop(frame, _face(), "box"))
+    assert classifier.read(frame, _face()) == by_box.read(frame, _face())
+
+
+def test_a_mesh_off_the_frame_counts_as_none(tmp_path: Path, frame: NDArray[np.uint8]) -> None:
+    mesh = _FakeMesh(_mesh_spanning(500.0, 500.0, 600.0, 600.0))
+    model = _install(tmp_path, _random_weights())
+    classifier = ExpressionClassifier(tmp_path, model=model, landmark_finder=mesh)
+
+    _, used = classifier.crop_of(frame, _face())
+
+    assert used == "box"
+
+
+def test_closing_the_classifier_closes_its_mesh(tmp_path: Path) -> None:
+    mesh = _FakeMesh(None)
+    model = _install(tmp_path, _random_weights())
+
+    ExpressionClassifier(tmp_path, model=model, landmark_finder=mesh).close()
+
+    assert mesh.closed
