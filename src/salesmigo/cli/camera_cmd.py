@@ -202,15 +202,24 @@ def _run(
     from salesmigo.cameras.worker import CameraWorker
 
     lost: list[str] = []
+    produced = 0
 
     def on_event(event: Event) -> None:
+        nonlocal produced
+        produced += 1
         try:
             box.put(event)
         except Exception as error:  # the disk is full or the file is gone: say so loudly
             lost.append(f"{event.type} {event.id}: {error}")
             raise
 
-    settings = PipelineSettings(role=role.value, camera=camera)
+    chosen = cli_settings().cameras
+    settings = PipelineSettings(
+        role=role.value,
+        camera=camera,
+        arrival_window=chosen.arrival_window_seconds,
+        visit_period=chosen.visit_period_seconds,
+    )
     # Progress and status go to stderr, so that --json leaves stdout to the summary.
     with errors.status("loading models"):
         pipeline: CameraPipeline = CameraPipeline.with_models(identify, settings, on_event=on_event)
@@ -239,7 +248,7 @@ def _run(
         errors.print(f"[bold red]the camera pipeline failed:[/] {worker.error}")
     flushed = deliverer.error is None and _flush(deliverer, box, flush_timeout)
     if as_json:
-        print_json(_summary_json(stats, deliverer.stats, box.pending()))
+        print_json(_summary_json(stats, produced, deliverer.stats, box.pending()))
     else:
         _summary(stats, deliverer.stats, box.pending(), box.path, annotate)
     if lost:
@@ -302,7 +311,9 @@ def _flush(deliverer: Deliverer, box: Outbox, timeout: float) -> bool:
         return False
 
 
-def _summary_json(stats: WorkerStats, sent: DeliveryStats, pending: int) -> dict[str, object]:
+def _summary_json(
+    stats: WorkerStats, produced: int, sent: DeliveryStats, pending: int
+) -> dict[str, object]:
     return {
         "frames": stats.frames,
         "processed": stats.processed,
@@ -310,7 +321,7 @@ def _summary_json(stats: WorkerStats, sent: DeliveryStats, pending: int) -> dict
         "tracks": stats.tracks,
         "visits": stats.visits,
         "observations": stats.observations,
-        "events": stats.visits + stats.observations,
+        "events": produced,  # an entrance visit is two: its arrival and its departure
         "fps": round(stats.fps, 2),
         "delivered": sent.delivered,
         "duplicates": sent.duplicates,
