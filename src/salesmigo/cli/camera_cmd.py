@@ -2,8 +2,9 @@
 
 Every event goes into a durable on-disk outbox first; a background deliverer sends the
 outbox to the server in order and removes what the server acknowledged. While the server
-is unreachable events wait on disk (and survive a restart of the agent); a wrong token, an
-unknown camera or events the server rejects stop the run with the server's reason.
+is unreachable events wait on disk (and survive a restart of the agent); a wrong token or
+an unknown camera stops the run with the server's reason; an event the server refuses is
+kept as a dead letter in the outbox (`salesmigo outbox`) and the others go on.
 """
 
 from __future__ import annotations
@@ -255,6 +256,12 @@ def _run(
         errors.print(f"[bold red]{len(lost)} event(s) could not be queued:[/] {lost[0]}")
     if deliverer.error is not None:
         fail(f"delivery stopped: {deliverer.error}")
+    refused = deliverer.stats.dead_lettered
+    if refused:
+        fail(
+            f"the server refused {refused} event(s); they are kept as dead letters in "
+            f"{box.path}: see `salesmigo outbox list --outbox {box.path}`"
+        )
     if interrupted:
         raise typer.Exit(130)
     if not flushed:
@@ -326,6 +333,7 @@ def _summary_json(
         "delivered": sent.delivered,
         "duplicates": sent.duplicates,
         "retries": sent.retries,
+        "dead_lettered": sent.dead_lettered,
         "pending": pending,
     }
 
@@ -349,6 +357,8 @@ def _summary(
         "delivered",
         f"{sent.delivered} event(s) ({sent.duplicates} already stored), {sent.retries} retries",
     )
+    if sent.dead_lettered:
+        table.add_row("refused", f"{sent.dead_lettered} kept as dead letters")
     table.add_row("pending", f"{pending} in {outbox_path}")
     if annotate is not None:
         table.add_row("annotated", str(annotate))

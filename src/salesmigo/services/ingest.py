@@ -30,7 +30,7 @@ from salesmigo.cameras.events import (
 )
 from salesmigo.services import live
 from salesmigo.services.camera_tokens import camera_for_token
-from salesmigo.services.errors import Forbidden, NotFound
+from salesmigo.services.errors import Forbidden, InvalidInput, NotFound
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import (
     Camera,
@@ -66,6 +66,7 @@ def ingest_events(
             if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
                 raise NotFound(f"camera {camera_name!r} does not exist")
         raise Forbidden(f"this token belongs to camera {camera.name!r}, not {camera_name!r}")
+    _check_roles(camera, batch.events)
     for attempt in range(2):
         try:
             with runtime.sessions.begin() as session:
@@ -84,6 +85,22 @@ def ingest_events(
             runtime, event.type, camera.name, event.occurred_at, item.customer_id, **details
         )
     return IngestReport(accepted=len(stored), duplicates=len(batch.events) - len(stored))
+
+
+def _check_roles(camera: Camera, events: Sequence[CameraEvent]) -> None:
+    """Only an entrance counts visits: an arrival from an aisle would count people twice.
+
+    (The single ``visit`` event of older agents is accepted from any camera, as before.)
+    """
+    if camera.role == "entrance":
+        return
+    for position, event in enumerate(events):
+        if isinstance(event, VisitArrivalEvent | VisitDepartureEvent):
+            raise InvalidInput(
+                f"events.{position}: camera {camera.name!r} is registered as {camera.role!r}, "
+                "and only an entrance camera reports arrivals and departures; change the "
+                "camera's role or run its agent with the matching --role"
+            )
 
 
 def _store(session: Session, camera: Camera, events: Sequence[CameraEvent]) -> list[_Stored]:

@@ -235,3 +235,13 @@ def test_a_departure_before_its_arrival_time_is_rejected(client: TestClient) -> 
     response = _post(client, "door", token, [departure])
     assert response.status_code == 422
     assert "departed_at must not be before arrived_at" in response.json()["detail"]
+
+
+def test_only_an_entrance_reports_arrivals(client: TestClient, runtime: Runtime) -> None:
+    _, token = _camera(client, "coats")  # an aisle camera
+    arrival, _ = _visit_steps()
+    response = _post(client, "coats", token, [_events()[1], arrival])
+    assert response.status_code == 422
+    assert "only an entrance camera reports arrivals" in response.json()["detail"]
+    assert response.json()["detail"].startswith("events.1:")
+    assert _rows(runtime) == (0, 0, 0)
