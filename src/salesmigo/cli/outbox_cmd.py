@@ -161,6 +161,13 @@ def requeue(
     console.print(f"requeued {len(done)} event(s); the agent sends them after those waiting")
 
 
+def _confirmed(question: str) -> bool:
+    try:
+        return typer.confirm(question)
+    except typer.Abort:  # no terminal to answer from (a script): the answer is no
+        return False
+
+
 @app.command()
 def drop(
     seqs: Seqs = None,
@@ -172,7 +179,7 @@ def drop(
     """Delete refused events for good (they are never sent)."""
     with _open(outbox, camera) as box:
         chosen = _chosen(box, seqs, every)
-        if chosen and not yes and not typer.confirm(f"delete {len(chosen)} event(s) for good?"):
-            fail("nothing was dropped")
+        if chosen and not yes and not _confirmed(f"delete {len(chosen)} event(s) for good?"):
+            fail("nothing was dropped (pass --yes to drop without being asked)")
         done = box.drop(chosen)
     console.print(f"dropped {len(done)} event(s)")
