@@ -38,20 +38,26 @@ class VisitEvent(_Event):
     departed_at: AwareDatetime | None = None
 
 
-class VisitArrivalEvent(_Event):
+class _VisitStep(_Event):
+    visit_id: uuid.UUID = Field(description="Shared by the arrival and departure of a visit.")
+    arrived_at: AwareDatetime
+    identified: bool = Field(
+        default=True,
+        description="False: identification could not run (the server was unreachable), so "
+        "a null customer_id means not known, rather than a stranger.",
+    )
+
+
+class VisitArrivalEvent(_VisitStep):
     """Someone entered: sent once the track's identity is decided, before they leave."""
 
     type: Literal["arrival"] = "arrival"
-    visit_id: uuid.UUID = Field(description="Shared with the departure of the same visit.")
-    arrived_at: AwareDatetime
 
 
-class VisitDepartureEvent(_Event):
+class VisitDepartureEvent(_VisitStep):
     """The visit's end: its dwell and final identity; creates the visit if none exists."""
 
     type: Literal["departure"] = "departure"
-    visit_id: uuid.UUID = Field(description="The visit_id of the arrival it completes.")
-    arrived_at: AwareDatetime
     departed_at: AwareDatetime
 
     @model_validator(mode="after")

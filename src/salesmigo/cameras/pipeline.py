@@ -537,7 +537,10 @@ class CameraPipeline:
 
     def _arrival(self, track: Track, now: float) -> list[Event]:
         state = self._states[track.id]
-        events = self._visits.arrival_if_due(track.id, state.visit, state.identity.outcome, now)
+        identity = state.identity
+        events = self._visits.arrival_if_due(
+            track.id, state.visit, identity.outcome, now, identified=identity.identified
+        )
         self._count_visits(state, events)
         return list(events)
 
@@ -545,7 +548,14 @@ class CameraPipeline:
         state = self._states[track.id]
         outcome = state.identity.outcome
         events = self._arrival(track, now)
-        left = self._visits.departure_if_due(track.id, state.visit, outcome, now, ended=ended)
+        left = self._visits.departure_if_due(
+            track.id,
+            state.visit,
+            outcome,
+            now,
+            ended=ended,
+            identified=state.identity.identified,
+        )
         self._count_visits(state, left)
         return events + left
 

@@ -14,6 +14,10 @@ after its anonymous arrival, as a customer who already has a visit in the period
 anonymous: the rule wins over the late name. Tracks seen in fewer than
 ``min_track_frames`` frames are not visits (a passing false detection).
 
+``identified`` says whether identification ran at all: during a server outage a track's
+faces cannot be identified, and its visit is reported as not identified (customer unknown)
+rather than as a stranger's.
+
 Pure bookkeeping on the source's clock: no models, no I/O.
 """
 
@@ -84,7 +88,13 @@ class VisitBook:
         self._last_arrival: dict[int, float] = {}  # customer id -> arrival (source seconds)
 
     def arrival_if_due(
-        self, track_id: str, visit: TrackVisit, outcome: VoteOutcome, now: float
+        self,
+        track_id: str,
+        visit: TrackVisit,
+        outcome: VoteOutcome,
+        now: float,
+        *,
+        identified: bool = True,
     ) -> list[VisitEvent]:
         """The arrival of ``visit`` if it is due now and not reported yet."""
         if visit.visit_id is not None or visit.repeat:
@@ -97,7 +107,7 @@ class VisitBook:
             rules=self.rules,
         ):
             return []
-        return self._arrive(track_id, visit, outcome)
+        return self._arrive(track_id, visit, outcome, identified)
 
     def departure_if_due(
         self,
@@ -107,6 +117,7 @@ class VisitBook:
         now: float,
         *,
         ended: bool,
+        identified: bool = True,
     ) -> list[VisitEvent]:
         """The departure (and a missing arrival) if the visit ends now; then a new window."""
         if not departure_due(ended=ended, started=visit.started, now=now, rules=self.rules):
@@ -117,14 +128,16 @@ class VisitBook:
             and not visit.repeat
             and visit.frames >= self.rules.min_track_frames
         ):
-            events += self._arrive(track_id, visit, outcome)
+            events += self._arrive(track_id, visit, outcome, identified)
         if visit.visit_id is not None:
-            events.append(self._depart(track_id, visit, outcome))
+            events.append(self._depart(track_id, visit, outcome, identified))
         visit.started, visit.started_at = now, visit.last_at
         visit.frames, visit.visit_id, visit.customer_id, visit.repeat = 0, None, None, False
         return events
 
-    def _arrive(self, track_id: str, visit: TrackVisit, outcome: VoteOutcome) -> list[VisitEvent]:
+    def _arrive(
+        self, track_id: str, visit: TrackVisit, outcome: VoteOutcome, identified: bool
+    ) -> list[VisitEvent]:
         customer_id = outcome.customer_id if outcome.confident else None
         previous = self._last_arrival.get(customer_id) if customer_id is not None else None
         if is_repeat_visit(customer_id, visit.started, previous, self.rules):
@@ -142,10 +155,13 @@ class VisitBook:
                 distance=outcome.distance if customer_id is not None else None,
                 visit_id=visit.visit_id,
                 arrived_at=visit.started_at,
+                identified=identified,
             )
         ]
 
-    def _depart(self, track_id: str, visit: TrackVisit, outcome: VoteOutcome) -> VisitEvent:
+    def _depart(
+        self, track_id: str, visit: TrackVisit, outcome: VoteOutcome, identified: bool
+    ) -> VisitEvent:
         assert visit.visit_id is not None
         customer_id = outcome.customer_id if outcome.confident else None
         if customer_id is not None and customer_id != visit.customer_id:
@@ -162,4 +178,5 @@ class VisitBook:
             visit_id=visit.visit_id,
             arrived_at=visit.started_at,
             departed_at=visit.last_at,
+            identified=identified,
         )

@@ -147,12 +147,14 @@ def _store_visit_step(
                 departed_at=departed_at,
                 distance=event.distance if customer_id is not None else None,
                 agent_visit_id=str(event.visit_id),
+                identified=event.identified,
             )
         )
         return True
     if isinstance(event, VisitArrivalEvent):
         return False  # its departure came first: the visit is complete already
     visit.departed_at = departed_at
+    visit.identified = visit.identified or event.identified  # the server came back meanwhile
     if customer_id is not None:  # named after the arrival: the final identity
         visit.customer_id = customer_id
         visit.distance = event.distance

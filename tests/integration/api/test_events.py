@@ -245,3 +245,18 @@ def test_only_an_entrance_reports_arrivals(client: TestClient, runtime: Runtime)
     assert "only an entrance camera reports arrivals" in response.json()["detail"]
     assert response.json()["detail"].startswith("events.1:")
     assert _rows(runtime) == (0, 0, 0)
+
+
+def test_a_visit_seen_during_an_outage_is_stored_as_unidentified(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    arrival, departure = _visit_steps()
+    arrival["identified"] = False
+    assert _post(client, "door", token, [arrival]).status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalars(select(Visit.identified)).one() is False
+    # The server came back before the person left: the departure's vote counts.
+    assert _post(client, "door", token, [departure]).status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalars(select(Visit.identified)).one() is True

@@ -8,6 +8,7 @@ import pytest
 
 from salesmigo.cameras.events import VisitArrivalEvent, VisitDepartureEvent
 from salesmigo.cameras.identity_vote import (
+    IdentificationUnavailable,
     IdentifyResult,
     IdentityVoter,
     TrackIdentity,
@@ -284,3 +285,37 @@ def test_an_observing_camera_needs_expression_and_hand_models() -> None:
         CameraPipeline(
             FakeDetector(0, 1), FakeEmbedder(), lambda vs: [], PipelineSettings(role="aisle")
         )
+
+
+def test_an_outage_is_no_vote_and_its_faces_are_identified_when_it_ends() -> None:
+    down = True
+    sent: list[int] = []
+
+    def identify(vectors: Sequence[Vector]) -> list[IdentifyResult]:
+        if down:
+            raise IdentificationUnavailable("connection refused")
+        sent.extend(int(v[0]) for v in vectors)
+        return [(7, 0.5) for _ in vectors]
+
+    voter = IdentityVoter(identify, VOTE)
+    state = TrackIdentity()
+    faces = [(0, np.array([0.0], np.float32)), (1, np.array([1.0], np.float32))]
+    assert not voter.maybe_identify(state, faces, 1, 2)
+    assert (state.attempts, state.results, state.identified) == (0, [], False)
+    down = False
+    assert not voter.maybe_identify(state, faces, 5, 6)  # waits retry_every_frames
+    assert voter.maybe_identify(state, faces, 11, 12)
+    assert sent == [0, 1]  # the faces of the outage, identified now
+    assert (state.outcome.customer_id, state.identified) == (7, True)
+
+
+def test_a_visit_during_an_outage_is_unidentified_not_a_stranger() -> None:
+    def unreachable(vectors: Sequence[Vector]) -> list[IdentifyResult]:
+        raise IdentificationUnavailable("connection refused")
+
+    pipeline = CameraPipeline(FakeDetector(0, 30), FakeEmbedder(), unreachable)
+    events = [e for frame in frames(30) for e in pipeline.process(frame)] + pipeline.flush()
+    assert [e.type for e in events] == ["arrival", "departure"]
+    for event in events:
+        assert isinstance(event, VisitArrivalEvent | VisitDepartureEvent)
+        assert (event.customer_id, event.identified) == (None, False)
