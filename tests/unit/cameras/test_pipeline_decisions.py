@@ -117,18 +117,25 @@ def test_voter_rejects_a_wrong_number_of_results() -> None:
 
 
 @pytest.mark.parametrize(
-    ("decided", "embeddings", "last", "frame", "expected"),
+    ("decided", "embeddings", "last", "frame", "first_vote", "expected"),
     [
-        (False, 0, None, 0, True),
-        (False, 1, 10, 12, False),  # embed_every 3
-        (False, 1, 10, 13, True),
-        (False, 8, 10, 20, False),  # max_embeddings
-        (True, 3, 10, 100, False),  # decided: only refresh
-        (True, 3, 10, 160, True),
+        (False, 0, None, 0, False, True),
+        (False, 1, 10, 12, False, False),  # embed_every 3
+        (False, 1, 10, 13, False, True),
+        (False, 1, 10, 11, True, False),  # before the first vote: first_embed_every 2
+        (False, 1, 10, 12, True, True),
+        (False, 8, 10, 20, False, False),  # max_embeddings
+        (True, 3, 10, 100, False, False),  # decided: only refresh
+        (True, 3, 10, 160, False, True),
     ],
 )
 def test_should_embed(
-    decided: bool, embeddings: int, last: int | None, frame: int, expected: bool
+    decided: bool,
+    embeddings: int,
+    last: int | None,
+    frame: int,
+    first_vote: bool,
+    expected: bool,
 ) -> None:
     result = should_embed(
         decided=decided,
@@ -136,6 +143,7 @@ def test_should_embed(
         last_embed_frame=last,
         frame_index=frame,
         settings=SETTINGS,
+        first_vote=first_vote,
     )
     assert result is expected
 
