@@ -129,6 +129,21 @@ class CameraPageSettings(BaseModel):
     )
 
 
+class CameraSettings(BaseModel):
+    """What a camera agent (`salesmigo camera`) reports, and when."""
+
+    arrival_window_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=5,
+        description="An entrance reports an arrival once the identity is decided, or this long "
+        "after the person appears (then as anonymous; the departure names them if it can).",
+    )
+    visit_period_seconds: float = Field(
+        default=300.0, gt=0, description="One visit per customer per this many seconds."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -166,6 +181,7 @@ class Settings(BaseSettings):
     vision: VisionSettings = VisionSettings()
     gallery: GallerySettings = GallerySettings()
     camera_page: CameraPageSettings = CameraPageSettings()
+    cameras: CameraSettings = CameraSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -6,13 +6,12 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from tests.integration.servers import environment, free_port, start_server
+from tests.integration.servers import environment, free_port, start_server, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +30,13 @@ def _stored(data_dir: Path) -> tuple[int, int]:
             for table in ("visits", "expression_observations", "gesture_observations")
         )
     return ids, rows
+
+
+def _queued(outbox: Path) -> int:
+    """Events waiting in the agent's outbox (they cannot leave while the server is down)."""
+    with sqlite3.connect(outbox) as db:
+        count: int = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    return count
 
 
 def test_killing_the_server_mid_run_loses_and_doubles_nothing(
@@ -71,10 +77,12 @@ def test_killing_the_server_mid_run_loses_and_doubles_nothing(
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(4)  # the agent loads its models and starts sending
+        # Conditions, not fixed sleeps: on a busy machine the agent's models load slowly.
+        wait_for(lambda: _stored(data_dir)[0] > 0, 120, "the agent never delivered an event")
         server.kill()  # no goodbye: in-flight requests are lost with it
         server.wait(timeout=30)
-        time.sleep(3)  # events produced now wait in the agent's outbox
+        outbox = tmp_path / "agent" / "outbox" / "gloves.sqlite"
+        wait_for(lambda: _queued(outbox) > 0, 120, "no event was produced during the outage")
         server, _ = start_server(data_dir, port=port)
         stdout, stderr = agent.communicate(timeout=300)
     finally:

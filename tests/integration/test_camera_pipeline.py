@@ -10,7 +10,7 @@ import cv2
 import pytest
 
 from salesmigo.cameras.annotate import AnnotatedVideoWriter, pipeline_labels
-from salesmigo.cameras.events import GestureEvent, VisitEvent
+from salesmigo.cameras.events import GestureEvent, VisitArrivalEvent, VisitDepartureEvent
 from salesmigo.cameras.identity_vote import IdentifyResult
 from salesmigo.cameras.pipeline import CameraPipeline, Event, PipelineSettings, Role
 from salesmigo.cameras.sources import SourceFrame, VideoFileSource
@@ -68,20 +68,23 @@ def entrance(testdata: Path) -> Run:
     return run(testdata / FACES_VIDEO, "entrance")
 
 
-def test_an_entrance_reports_one_visit_per_track(entrance: Run) -> None:
+def test_an_entrance_reports_one_arrival_and_one_departure_per_track(entrance: Run) -> None:
     assert entrance.stats.processed == 90
     assert entrance.stats.dropped == 0
     assert entrance.stats.tracks >= 2
-    visits = [e for e in entrance.events if isinstance(e, VisitEvent)]
-    assert visits
-    assert all(e.type == "visit" for e in entrance.events)
-    tracks = [v.track_id for v in visits]
+    arrivals = [e for e in entrance.events if isinstance(e, VisitArrivalEvent)]
+    departures = {e.visit_id: e for e in entrance.events if isinstance(e, VisitDepartureEvent)}
+    assert arrivals
+    assert {e.type for e in entrance.events} == {"arrival", "departure"}
+    tracks = [a.track_id for a in arrivals]
     assert len(tracks) == len(set(tracks))  # one visit per track
-    assert len(visits) <= entrance.stats.tracks
-    for visit in visits:
-        assert visit.departed_at is not None
-        assert visit.arrived_at <= visit.departed_at
-        assert visit.customer_id is None  # the gallery is empty
+    assert len(arrivals) <= entrance.stats.tracks
+    assert set(departures) == {a.visit_id for a in arrivals}
+    for arrival in arrivals:
+        departure = departures[arrival.visit_id]
+        assert entrance.events.index(arrival) < entrance.events.index(departure)
+        assert departure.arrived_at == arrival.arrived_at <= departure.departed_at
+        assert arrival.customer_id is None  # the gallery is empty
 
 
 def test_identification_runs_on_few_faces_not_on_every_frame(entrance: Run) -> None:
@@ -97,7 +100,8 @@ def test_the_thumbs_up_video_yields_a_gesture_for_one_track(testdata: Path, tmp_
     gestures = [e for e in aisle.events if isinstance(e, GestureEvent)]
     assert "thumbs_up" in {g.gesture for g in gestures}
     assert len({g.track_id for g in gestures if g.gesture == "thumbs_up"}) == 1
-    assert not any(isinstance(e, VisitEvent) for e in aisle.events)  # an aisle counts no visits
+    # An aisle counts no visits.
+    assert not any(isinstance(e, VisitArrivalEvent | VisitDepartureEvent) for e in aisle.events)
     assert any(e.type == "expression" for e in aisle.events)
     # Bounded observations: a handful of events, not one per frame.
     assert len(aisle.events) < aisle.stats.processed / 5

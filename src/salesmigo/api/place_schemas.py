@@ -36,10 +36,16 @@ class AislePublic(BaseModel):
     created_at: datetime
 
 
+_CAMERA_NAME = (
+    "Unique. Letters and digits (any script), spaces inside, and - _ . : it is part of the "
+    "agent's URL /api/v1/cameras/{name}/events."
+)
+
+
 class CameraCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description=_CAMERA_NAME)
     role: CameraRole
     aisle_id: int | None = None
     enabled: bool = True
@@ -48,7 +54,7 @@ class CameraCreate(BaseModel):
 class CameraUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, description=_CAMERA_NAME)
     role: CameraRole | None = None
     aisle_id: int | None = None
     enabled: bool | None = None

@@ -3,13 +3,21 @@
 `EventSender` posts one batch and classifies the answer: stored (an `IngestReport`),
 worth retrying (`TransientDeliveryError`: the server is down, restarting or overloaded)
 or not (`PermanentDeliveryError`: a wrong token, an unknown camera, events the server
-rejects; retrying cannot help and an operator must act).
+rejects; retrying cannot help).
 
 `Deliverer` is the background thread that drains an `Outbox`: peek the oldest events,
 post them, acknowledge them on success. Exactly one batch is in flight and it is retried,
 unchanged, until it is stored, so event n+1 never reaches the server before event n is
 acknowledged. The server ingests by event id, so a batch resent after a lost answer is
 reported as duplicates, never stored twice.
+
+A refusal is one of two kinds. The server refusing the *events* (400, 409, 413, 422)
+must not block the queue: the server stores none of a refused batch, so its events are
+sent again one by one, and each one refused on its own moves to the outbox's dead letters
+with the server's reason (logged) while delivery goes on. The server refusing the *agent*
+(401, 403, 404: a wrong or revoked token, an unknown camera) would refuse every event the
+same way, so delivery stops with the reason and the events stay queued until an operator
+fixes the token or the camera.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ TOKEN_ENV = "SALESMIGO_CAMERA_TOKEN"
 _EVENTS = TypeAdapter(list[CameraEvent])
 # Statuses that mean "not now" rather than "never".
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# Statuses that refuse the events sent, not the agent: dead-letter them and go on.
+EVENT_REJECTIONS = frozenset({400, 409, 413, 422})
 _PERMANENT_HINTS = {
     401: "the server rejected the camera token (missing, wrong or revoked)",
     403: "the token does not belong to this camera",
@@ -60,9 +70,12 @@ class TransientDeliveryError(DeliveryError):
 class PermanentDeliveryError(DeliveryError):
     """The server refused the batch for a reason retrying cannot fix."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason or message  # the server's own words, when it gave some
 
 
 def _detail(response: httpx.Response) -> str:
@@ -166,8 +179,9 @@ class EventSender:
                 retry_after=_retry_after(response),
             )
         hint = _PERMANENT_HINTS.get(status, "the server refused the events")
+        detail = _detail(response)
         raise PermanentDeliveryError(
-            f"{hint} (HTTP {status} from {self.url}: {_detail(response)})", status=status
+            f"{hint} (HTTP {status} from {self.url}: {detail})", status=status, reason=detail
         )
 
 
@@ -201,13 +215,15 @@ class DeliveryStats:
     retries: int
     last_error: str | None  # The most recent failure, transient or not.
     failed: bool  # Stopped on a permanent error; `last_error` says why.
+    dead_lettered: int = 0  # Events the server refused, moved to the dead letters.
 
 
 class Deliverer:
     """A background thread that drains `outbox` through `sender`, oldest first.
 
-    Transient failures are retried with `backoff`; a permanent one stops the thread and
-    is kept in `error` for the operator. `sleep(seconds)` waits between retries; the
+    Transient failures are retried with `backoff`; events the server refuses move to the
+    dead letters (see the module docstring); a refusal of the agent stops the thread and is
+    kept in `error` for the operator. `sleep(seconds)` waits between retries; the
     default wakes early when `stop` is called. `rand` draws the jitter.
     """
 
@@ -238,6 +254,7 @@ class Deliverer:
         self._duplicates = 0
         self._batches = 0
         self._retries = 0
+        self._dead_lettered = 0
         self._last_error: str | None = None
         self._error: PermanentDeliveryError | None = None
         self._thread = threading.Thread(target=self._run, name="salesmigo-deliverer", daemon=True)
@@ -291,6 +308,7 @@ class Deliverer:
                 retries=self._retries,
                 last_error=self._last_error,
                 failed=self._error is not None,
+                dead_lettered=self._dead_lettered,
             )
 
     # -- the thread ------------------------------------------------------------------------
@@ -314,8 +332,35 @@ class Deliverer:
                 self._state.notify_all()
 
     def _deliver(self, batch: list[tuple[int, CameraEvent]]) -> bool:
-        """Post `batch` until it is stored (True) or cannot be (False: stop the thread)."""
-        events = [event for _, event in batch]
+        """Deliver `batch` (True), or stop the thread (False: stopped, or the agent refused)."""
+        outcome = self._send([event for _, event in batch])
+        if outcome is None:
+            return False
+        if isinstance(outcome, IngestReport):
+            self._acknowledge(batch[-1][0], len(batch), outcome)
+            return True
+        if outcome.status not in EVENT_REJECTIONS:
+            self._fail(outcome)
+            return False
+        if len(batch) == 1:
+            self._dead_letter(batch[0], outcome)
+            return True
+        # The server stored none of the batch: find the refused events by sending each alone.
+        for seq, event in batch:
+            outcome = self._send([event])
+            if outcome is None:
+                return False
+            if isinstance(outcome, IngestReport):
+                self._acknowledge(seq, 1, outcome)
+            elif outcome.status in EVENT_REJECTIONS:
+                self._dead_letter((seq, event), outcome)
+            else:
+                self._fail(outcome)
+                return False
+        return True
+
+    def _send(self, events: list[CameraEvent]) -> IngestReport | PermanentDeliveryError | None:
+        """Post `events` until the server answers for good; None if asked to stop first."""
         attempt = 0
         while not self._stop.is_set():
             try:
@@ -334,19 +379,37 @@ class Deliverer:
                 self._sleep(delay)
                 continue
             except PermanentDeliveryError as error:
-                self._fail(error)
-                return False
-            self.outbox.ack(batch[-1][0])
+                return error
             if attempt:
                 logger.warning("delivery resumed after %d failed attempt(s)", attempt)
-            with self._state:
-                self._delivered += len(events)
-                self._accepted += report.accepted
-                self._duplicates += report.duplicates
-                self._batches += 1
-                self._state.notify_all()
-            return True
-        return False
+            return report
+        return None
+
+    def _acknowledge(self, up_to_seq: int, count: int, report: IngestReport) -> None:
+        self.outbox.ack(up_to_seq)
+        with self._state:
+            self._delivered += count
+            self._accepted += report.accepted
+            self._duplicates += report.duplicates
+            self._batches += 1
+            self._state.notify_all()
+
+    def _dead_letter(self, item: tuple[int, CameraEvent], error: PermanentDeliveryError) -> None:
+        seq, event = item
+        self.outbox.reject(seq, error.status, error.reason)
+        logger.error(
+            "the server refused %s event %s; kept as dead letter %d in %s (see "
+            "`salesmigo outbox list`): %s",
+            event.type,
+            event.id,
+            seq,
+            self.outbox.path,
+            error.reason,
+        )
+        with self._state:
+            self._dead_lettered += 1
+            self._last_error = str(error)
+            self._state.notify_all()
 
     def _fail(self, error: PermanentDeliveryError) -> None:
         logger.error("delivery stopped: %s", error)

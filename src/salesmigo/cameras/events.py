@@ -2,6 +2,14 @@
 
 Every event carries a unique id chosen where it is produced, so the server can ingest
 idempotently: an agent that lost its connection resends, and nothing is stored twice.
+
+A visit is reported in two steps so that staff learn of an arrival while the person is
+still at the door: an ``arrival`` as soon as the track's identity is decided, then a
+``departure`` with the same ``visit_id`` when the track ends (dwell). The departure
+repeats the arrival time and carries the final identity, so it is complete on its own: a
+server that receives it first (the arrival was delayed or rejected) still stores the whole
+visit. A single ``visit`` event (arrival and departure at once) is still accepted, as
+agents before the two-step contract sent it.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class _Event(BaseModel):
@@ -30,6 +38,35 @@ class VisitEvent(_Event):
     departed_at: AwareDatetime | None = None
 
 
+class _VisitStep(_Event):
+    visit_id: uuid.UUID = Field(description="Shared by the arrival and departure of a visit.")
+    arrived_at: AwareDatetime
+    identified: bool = Field(
+        default=True,
+        description="False: identification could not run (the server was unreachable), so "
+        "a null customer_id means not known, rather than a stranger.",
+    )
+
+
+class VisitArrivalEvent(_VisitStep):
+    """Someone entered: sent once the track's identity is decided, before they leave."""
+
+    type: Literal["arrival"] = "arrival"
+
+
+class VisitDepartureEvent(_VisitStep):
+    """The visit's end: its dwell and final identity; creates the visit if none exists."""
+
+    type: Literal["departure"] = "departure"
+    departed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _departs_after_arriving(self) -> VisitDepartureEvent:
+        if self.departed_at < self.arrived_at:
+            raise ValueError("departed_at must not be before arrived_at")
+        return self
+
+
 class ExpressionEvent(_Event):
     type: Literal["expression"] = "expression"
     label: Literal["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
@@ -42,7 +79,10 @@ class GestureEvent(_Event):
     confidence: float = Field(ge=0, le=1)
 
 
-CameraEvent = Annotated[VisitEvent | ExpressionEvent | GestureEvent, Field(discriminator="type")]
+CameraEvent = Annotated[
+    VisitEvent | VisitArrivalEvent | VisitDepartureEvent | ExpressionEvent | GestureEvent,
+    Field(discriminator="type"),
+]
 
 
 class EventBatch(BaseModel):

@@ -18,6 +18,14 @@ IdentifyResult = tuple[int | None, float | None]
 Identify = Callable[[Sequence[Vector]], list[IdentifyResult]]
 
 
+class IdentificationUnavailable(Exception):
+    """Identification could not run (the server is unreachable): no answer, not "unknown".
+
+    Raised by an ``Identify``; the voter records no vote, keeps the faces for a later try
+    and marks the track unidentified until a try succeeds.
+    """
+
+
 @dataclass(frozen=True)
 class VoteSettings:
     min_faces: int = 2  # faces a track needs before its first identification...
@@ -100,6 +108,12 @@ class TrackIdentity:
     attempts: int = 0
     last_attempt_frame: int | None = None
     outcome: VoteOutcome = field(default_factory=lambda: VoteOutcome(None, None, False))
+    unavailable_until: int = -1  # frame index: identification failed; wait before retrying
+
+    @property
+    def identified(self) -> bool:
+        """False while no identification has answered for this track (an outage)."""
+        return self.attempts > 0
 
     @property
     def settled(self) -> bool:
@@ -139,9 +153,14 @@ class IdentityVoter:
             track_age=track_age,
             settings=self.settings,
         )
-        if not due or not fresh:
+        if not due or not fresh or frame_index < state.unavailable_until:
             return False
-        results = self.identify([vector for _, vector in fresh])
+        try:
+            results = self.identify([vector for _, vector in fresh])
+        except IdentificationUnavailable:
+            # No vote: these faces stay unvoted and are sent again when it works again.
+            state.unavailable_until = frame_index + self.settings.retry_every_frames
+            return False
         if len(results) != len(fresh):
             raise ValueError(
                 f"identify returned {len(results)} results for {len(fresh)} faces; "

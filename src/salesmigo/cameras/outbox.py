@@ -11,16 +11,24 @@ OS page cache), but a power cut can roll back the last commits: a camera box unp
 from the wall would silently lose the events it had "durably" queued. ``FULL`` fsyncs the
 WAL on every commit, which costs about a millisecond per event; a camera produces a few
 events per second at most, so the price is negligible and ``put`` means what it says.
+
+Dead letters: an event the server refuses for good (it answered 4xx about the event
+itself) moves, in one transaction, to the ``dead_letters`` table of the same file with
+the server's reason, so it no longer blocks the events behind it and nothing is lost. An
+operator lists, requeues (at the end of the queue, with a new sequence number) or drops
+them with ``salesmigo outbox``.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from salesmigo.cameras.events import CameraEvent
 
@@ -29,14 +37,49 @@ from salesmigo.cameras.events import CameraEvent
 BUSY_TIMEOUT_MS = 10_000
 _WAL_SWITCH_ATTEMPTS = 20
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL UNIQUE,
     body TEXT NOT NULL,
     queued_at REAL NOT NULL
 )
-"""
+""",
+    # seq: the event's number in the outbox when it was refused (kept for the operator).
+    """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    failed_at REAL NOT NULL,
+    status INTEGER,
+    reason TEXT NOT NULL
+)
+""",
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event the server refused, as kept in the outbox file."""
+
+    seq: int
+    event_id: str
+    body: str  # the event's JSON as queued
+    queued_at: float  # seconds since the epoch
+    failed_at: float
+    status: int | None  # the server's HTTP status; None when the row could not be read
+    reason: str
+
+    @property
+    def type(self) -> str:
+        try:
+            return str(json.loads(self.body).get("type", "?"))
+        except (ValueError, AttributeError):
+            return "?"
+
 
 _EVENT = TypeAdapter[CameraEvent](CameraEvent)
 
@@ -70,7 +113,8 @@ class Outbox:
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
             _use_wal(connection)
             connection.execute("PRAGMA synchronous=FULL")
-            connection.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                connection.execute(statement)
         except BaseException:
             connection.close()
             raise
@@ -105,16 +149,110 @@ class Outbox:
             return added
 
     def peek(self, limit: int) -> list[tuple[int, CameraEvent]]:
-        """Up to `limit` pending events, oldest first, with their sequence numbers."""
+        """Up to `limit` pending events, oldest first, with their sequence numbers.
+
+        A row that no longer reads as an event (written by another version of the agent,
+        or edited by hand) is moved to the dead letters rather than blocking the queue.
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        while True:
+            with self._lock:
+                rows = (
+                    self._db()
+                    .execute("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", (limit,))
+                    .fetchall()
+                )
+            events: list[tuple[int, CameraEvent]] = []
+            unreadable = False
+            for seq, body in rows:
+                try:
+                    events.append((int(seq), _EVENT.validate_json(body)))
+                except ValidationError as error:
+                    reason = f"the queued event cannot be read: {error.errors()[0]['msg']}"
+                    self.reject(int(seq), None, reason)
+                    unreadable = True
+                    break
+            if not unreadable:
+                return events
+
+    def reject(self, seq: int, status: int | None, reason: str) -> bool:
+        """Move the pending event `seq` to the dead letters; False if it is not pending."""
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = db.execute(
+                    "INSERT INTO dead_letters "
+                    "(seq, event_id, body, queued_at, failed_at, status, reason) "
+                    "SELECT seq, event_id, body, queued_at, ?, ?, ? FROM outbox WHERE seq = ?",
+                    (time.time(), status, reason, seq),
+                ).rowcount
+                db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._changed.notify_all()
+            return moved == 1
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every refused event, oldest first."""
         with self._lock:
             rows = (
                 self._db()
-                .execute("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", (limit,))
+                .execute(
+                    "SELECT seq, event_id, body, queued_at, failed_at, status, reason "
+                    "FROM dead_letters ORDER BY seq"
+                )
                 .fetchall()
             )
-        return [(int(seq), _EVENT.validate_json(body)) for seq, body in rows]
+        return [DeadLetter(*row) for row in rows]
+
+    def requeue(self, seqs: list[int]) -> list[int]:
+        """Put dead letters back at the end of the queue (new sequence numbers, in the
+        order given); the seqs that were dead letters, in that order."""
+        done: list[int] = []
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for seq in seqs:
+                    row = db.execute(
+                        "SELECT event_id, body FROM dead_letters WHERE seq = ?", (seq,)
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    # The same event may have been queued again meanwhile: keep one copy.
+                    db.execute(
+                        "INSERT OR IGNORE INTO outbox (event_id, body, queued_at) VALUES (?, ?, ?)",
+                        (row[0], row[1], time.time()),
+                    )
+                    db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+                    done.append(seq)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._changed.notify_all()
+        return done
+
+    def drop(self, seqs: list[int]) -> list[int]:
+        """Delete dead letters for good; the seqs that were dead letters."""
+        done: list[int] = []
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for seq in seqs:
+                    deleted = db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+                    if deleted.rowcount == 1:
+                        done.append(seq)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return done
 
     def ack(self, up_to_seq: int) -> int:
         """Forget every event with ``seq <= up_to_seq`` (the server has them); how many."""

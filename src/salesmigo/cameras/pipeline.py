@@ -10,14 +10,10 @@ stages run per *track*, not per frame:
 * expression (aisle, fitting room): every ``expression_every`` frames per track;
 * hands (aisle, fitting room): every ``hands_every`` frames while anyone is in view.
 
-Visits (entrance cameras only): one per track, emitted when the track ends (departure =
-last seen) or, for someone who stays, when ``visit_period`` has passed since the visit
-began (departure = last seen so far; a new visit then begins). A recognised customer gets
-at most one visit per ``visit_period``: a second track of the same customer arriving
-within the period (they stepped out of view and back) is not reported again. Tracks seen
-in fewer than ``min_track_frames`` frames are not visits (a passing false detection).
-The latency of a visit is therefore the time the person is in view plus ``max_misses``
-frames.
+Visits (entrance cameras only, cameras.visits): an arrival as soon as the track's identity
+is decided or ``arrival_window`` seconds after the person first appeared, whichever comes
+first; the departure, with the same visit id, when the track ends (or a new visit after
+``visit_period``). One visit per customer per period.
 
 Expressions and gestures are smoothed per track (vision.smoothing) and reported when a
 label is confirmed, so each change is one event, not one per frame.
@@ -32,14 +28,18 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.cameras.events import ExpressionEvent, GestureEvent, VisitEvent
+from salesmigo.cameras.events import (
+    ExpressionEvent,
+    GestureEvent,
+    VisitArrivalEvent,
+    VisitDepartureEvent,
+)
 from salesmigo.cameras.identity_vote import (
     Identify,
     IdentityVoter,
@@ -48,6 +48,7 @@ from salesmigo.cameras.identity_vote import (
 )
 from salesmigo.cameras.sources import SourceFrame
 from salesmigo.cameras.tracker import Track, Tracker, TrackerSettings, face_quality
+from salesmigo.cameras.visits import TrackVisit, VisitBook, VisitRules
 from salesmigo.vision.gestures import Gesture, classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
@@ -57,7 +58,7 @@ from salesmigo.vision.types import Box, DetectedFace, Frame, Vector
 logger = logging.getLogger(__name__)
 
 Role = Literal["entrance", "aisle", "fitting_room"]
-Event = VisitEvent | ExpressionEvent | GestureEvent
+Event = VisitArrivalEvent | VisitDepartureEvent | ExpressionEvent | GestureEvent
 EventSink = Callable[[Event], None]
 
 EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
@@ -88,12 +89,19 @@ class PipelineSettings:
     role: Role = "entrance"
     camera: str = "camera"
     visit_period: float = 300.0  # seconds
+    arrival_window: float = 0.1  # seconds: latest arrival report after a person appears
     min_track_frames: int = 3
     min_face_size: int = 32  # narrower faces are tracked but never embedded
     min_detection_score: float = 0.6
     min_quality: float = 0.05
     embed_every: int = 3
+    # Until a track's first identification: its first faces, closer together, so that the
+    # first vote lands inside the arrival window (frames 0 and 2: 80 ms at 25 fps).
+    first_embed_every: int = 2
     max_embeddings: int = 8  # per undecided track
+    # Embedding costs ten detections: a few per frame at most, so that a group walking in
+    # together does not stall the camera (and everyone's arrival) for several frames.
+    max_embeddings_per_frame: int = 2
     refresh_every: int = 150  # frames between descriptor refreshes of a decided track
     expression_every: int = 5
     hands_every: int = 4
@@ -108,6 +116,10 @@ class PipelineSettings:
     def observing(self) -> bool:
         return self.role != "entrance"
 
+    @property
+    def visit_rules(self) -> VisitRules:
+        return VisitRules(self.visit_period, self.arrival_window, self.min_track_frames)
+
 
 # -- decisions, pure -------------------------------------------------------------------------
 
@@ -119,32 +131,19 @@ def should_embed(
     last_embed_frame: int | None,
     frame_index: int,
     settings: PipelineSettings,
+    first_vote: bool = False,
 ) -> bool:
-    """Is this track's face worth embedding on this frame (before the quality gate)?"""
+    """Is this track's face worth embedding on this frame (before the quality gate)?
+
+    ``first_vote``: the track has not been identified yet (first_embed_every applies).
+    """
     if last_embed_frame is None:
         return True
     since = frame_index - last_embed_frame
     if decided:
         return since >= settings.refresh_every
-    return embeddings < settings.max_embeddings and since >= settings.embed_every
-
-
-def visit_due(
-    *, ended: bool, frames_seen: int, started: float, now: float, settings: PipelineSettings
-) -> bool:
-    """Should the visit of a track be reported now? (see the module docstring)"""
-    if frames_seen < settings.min_track_frames:
-        return False
-    return ended or now - started >= settings.visit_period
-
-
-def is_repeat_visit(
-    customer_id: int | None, arrived: float, previous: float | None, settings: PipelineSettings
-) -> bool:
-    """A known customer already reported arriving less than ``visit_period`` ago."""
-    if customer_id is None or previous is None:
-        return False
-    return arrived - previous < settings.visit_period
+    every = settings.first_embed_every if first_vote else settings.embed_every
+    return embeddings < settings.max_embeddings and since >= every
 
 
 def observation_due(last_frame: int | None, frame_index: int, every: int) -> bool:
@@ -158,12 +157,8 @@ def observation_due(last_frame: int | None, frame_index: int, every: int) -> boo
 @dataclass
 class _TrackState:
     identity: TrackIdentity
-    arrived_at: datetime
-    last_at: datetime
-    window_start: float  # source seconds: start of the current visit window
-    window_start_at: datetime
-    frames_in_window: int = 0
-    first_wall: float = 0.0
+    visit: TrackVisit
+    first_wall: float = 0.0  # perf_counter when the track began: for visit_latencies
     embeddings: int = 0
     last_embed_frame: int | None = None
     last_expression_frame: int | None = None
@@ -181,7 +176,9 @@ class PipelineStats:
     identified_faces: int = 0
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     stage_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    visit_latencies: list[float] = field(default_factory=list)  # seconds of processing
+    events: int = 0
+    # Seconds of processing from a track's first frame to its arrival event.
+    visit_latencies: list[float] = field(default_factory=list)
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per call of each stage."""
@@ -224,7 +221,7 @@ class CameraPipeline:
         self.voter = IdentityVoter(identify, self.settings.vote)
         self.stats = PipelineStats()
         self._states: dict[str, _TrackState] = {}
-        self._last_visit: dict[int, float] = {}  # customer id -> arrival (source seconds)
+        self._visits = VisitBook(self.settings.visit_rules)
         self._expression_smoothers: TrackSmoothers[str, str] = TrackSmoothers(
             self.settings.expression_min_frames, self.settings.expression_window
         )
@@ -321,18 +318,28 @@ class CameraPipeline:
         for track in update.new:
             self._states[track.id] = _TrackState(
                 identity=TrackIdentity(),
-                arrived_at=frame.captured_at,
-                last_at=frame.captured_at,
-                window_start=frame.timestamp,
-                window_start_at=frame.captured_at,
+                visit=TrackVisit(frame.timestamp, frame.captured_at, frame.captured_at),
                 first_wall=time.perf_counter(),
             )
 
-        for i, (detection, track) in enumerate(zip(detections, update.assigned, strict=True)):
+        for track in update.assigned:
+            self._states[track.id].visit.seen(frame.captured_at)
+        if self.settings.role == "entrance":
+            # An arrival whose window has closed needs nothing from this frame: report it
+            # before this frame's embeddings, which can take longer than the window itself.
+            early = [e for t in self.tracker.tracks for e in self._arrival(t, frame.timestamp)]
+            self._publish(early)
+        else:
+            early = []
+
+        budget = self.settings.max_embeddings_per_frame
+        # Tracks with the fewest faces first: the budget goes where identity is least known.
+        order = sorted(range(len(detections)), key=lambda i: len(update.assigned[i].best_faces))
+        for i in order:
+            detection, track = detections[i], update.assigned[i]
             state = self._states[track.id]
-            state.last_at = frame.captured_at
-            state.frames_in_window += 1
-            self._maybe_embed(image, index, i, detection, track, state, cache)
+            if self._maybe_embed(image, index, i, detection, track, state, cache, budget > 0):
+                budget -= 1
             started = time.perf_counter()
             faces = [(f.frame_index, f.vector) for f in track.best_faces]
             if self.voter.maybe_identify(state.identity, faces, index, track.age):
@@ -347,9 +354,9 @@ class CameraPipeline:
             events += self._end(track)
         if self.settings.role == "entrance":
             for track in self.tracker.tracks:
-                events += self._visit_if_due(track, frame.timestamp, ended=False)
+                events += self._visit_events(track, frame.timestamp, ended=False)
         self._publish(events)
-        return events
+        return early + events
 
     def flush(self) -> list[Event]:
         """End every track (the source ended or the worker stops): their last visits."""
@@ -400,31 +407,42 @@ class CameraPipeline:
         track: Track,
         state: _TrackState,
         cache: dict[int, Vector],
-    ) -> None:
+        may_embed: bool,
+    ) -> bool:
+        """Keep this face for the track's vote if it is worth it; True if it was embedded now.
+
+        A face the tracker embedded already (``cache``) is free; another is embedded only
+        when ``may_embed`` (the frame's budget is not spent).
+        """
         if not self._embeddable(detection):
-            return
+            return False
         due = should_embed(
             decided=state.identity.decided(self.settings.vote),
             embeddings=state.embeddings,
             last_embed_frame=state.last_embed_frame,
             frame_index=index,
             settings=self.settings,
+            first_vote=state.identity.attempts == 0,
         )
         if not due and i not in cache:
-            return
+            return False
+        if i not in cache and not may_embed:
+            return False
         started = time.perf_counter()
         quality = face_quality(image, detection)
         self._timed("quality", started)
         keep = self.settings.tracker.keep_faces
         poor = quality < self.settings.min_quality or quality <= track.worst_kept_quality(keep)
         if poor and not state.identity.decided(self.settings.vote):
-            return
+            return False
         vector = cache.get(i)
+        embedded = vector is None
         if vector is None:
             vector = self._embed(image, detection)
             state.embeddings += 1
         state.last_embed_frame = index
         track.add_face(vector, quality, index, keep)
+        return embedded
 
     def _observe(
         self, image: Frame, index: int, present: list[tuple[DetectedFace, Track]]
@@ -452,7 +470,7 @@ class CameraPipeline:
             if self._expression_smoothers.update(track.id, label) is not None:
                 events.append(
                     ExpressionEvent(
-                        occurred_at=state.last_at,
+                        occurred_at=state.visit.last_at,
                         label=label,
                         probabilities=probabilities,
                         **self._who(track, state),
@@ -487,7 +505,7 @@ class CameraPipeline:
                 state = self._states[track.id]
                 events.append(
                     GestureEvent(
-                        occurred_at=state.last_at,
+                        occurred_at=state.visit.last_at,
                         gesture=str(confirmed),
                         confidence=min(1.0, max(0.0, seen[1])),
                         **self._who(track, state),
@@ -511,46 +529,46 @@ class CameraPipeline:
                 # A last chance for faces gathered since the last vote.
                 faces = [(f.frame_index, f.vector) for f in track.best_faces]
                 self.voter.maybe_identify(state.identity, faces, track.last_frame, track.age)
-            events += self._visit_if_due(track, track.last_seen, ended=True)
+            events += self._visit_events(track, track.last_seen, ended=True)
         self._states.pop(track.id, None)
         self._expression_smoothers.forget(track.id)
         self._gesture_smoothers.forget(track.id)
         return events
 
-    def _visit_if_due(self, track: Track, now: float, *, ended: bool) -> list[Event]:
+    def _arrival(self, track: Track, now: float) -> list[Event]:
         state = self._states[track.id]
-        if not visit_due(
-            ended=ended,
-            frames_seen=state.frames_in_window,
-            started=state.window_start,
-            now=now,
-            settings=self.settings,
-        ):
-            return []
+        identity = state.identity
+        events = self._visits.arrival_if_due(
+            track.id, state.visit, identity.outcome, now, identified=identity.identified
+        )
+        self._count_visits(state, events)
+        return list(events)
+
+    def _visit_events(self, track: Track, now: float, *, ended: bool) -> list[Event]:
+        state = self._states[track.id]
         outcome = state.identity.outcome
-        customer_id = outcome.customer_id
-        events: list[Event] = []
-        previous = self._last_visit.get(customer_id) if customer_id is not None else None
-        if not is_repeat_visit(customer_id, state.window_start, previous, self.settings):
-            if customer_id is not None:
-                self._last_visit[customer_id] = state.window_start
-            events.append(
-                VisitEvent(
-                    occurred_at=state.window_start_at,
-                    arrived_at=state.window_start_at,
-                    departed_at=state.last_at,
-                    **self._who(track, state),
-                )
-            )
-            self.stats.visits += 1
-            self.stats.visit_latencies.append(time.perf_counter() - state.first_wall)
-        state.window_start = now
-        state.window_start_at = state.last_at
-        state.frames_in_window = 0
-        state.first_wall = time.perf_counter()
-        return events
+        events = self._arrival(track, now)
+        left = self._visits.departure_if_due(
+            track.id,
+            state.visit,
+            outcome,
+            now,
+            ended=ended,
+            identified=state.identity.identified,
+        )
+        self._count_visits(state, left)
+        return events + left
+
+    def _count_visits(self, state: _TrackState, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, VisitArrivalEvent):
+                self.stats.visits += 1
+                self.stats.visit_latencies.append(time.perf_counter() - state.first_wall)
+            else:
+                state.first_wall = time.perf_counter()  # the next visit window starts now
 
     def _publish(self, events: Sequence[Event]) -> None:
+        self.stats.events += len(events)
         if self.on_event is None:
             return
         for event in events:
@@ -564,6 +582,7 @@ class CameraPipeline:
             "frames": self.stats.frames,
             "tracks": self.stats.tracks,
             "visits": self.stats.visits,
+            "events": self.stats.events,
             "observations": self.stats.observations,
             "embeddings": self.stats.embeddings,
             "identify_calls": self.voter.calls,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import httpx2 as httpx
 
-from salesmigo.cameras.identity_vote import IdentifyResult
+from salesmigo.cameras.identity_vote import IdentificationUnavailable, IdentifyResult
 from salesmigo.vision.types import Vector
 
 logger = logging.getLogger(__name__)
@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 class RemoteIdentifier:
     """``Identify`` over HTTP: one call per batch of faces to ``/api/v1/identify/descriptors``.
 
-    While the server cannot be reached the faces are reported as not recognised (and the
-    failure logged once per outage): the agent keeps tracking and counting, and events
-    keep waiting in the outbox, but a customer seen only during the outage is counted as
-    an anonymous visitor.
+    While the server cannot be reached it raises IdentificationUnavailable (and logs the
+    failure once per outage): the agent keeps tracking and counting, the faces wait to be
+    identified when the server is back, and a person who leaves before then is reported
+    with ``identified: false`` (not known), never as a stranger.
     """
 
     def __init__(
@@ -46,10 +46,12 @@ class RemoteIdentifier:
         except (httpx.HTTPError, ValueError, KeyError) as error:
             if not self._failing:
                 logger.warning(
-                    "cannot identify on %s (%s); faces count as unknown", self._url, error
+                    "cannot identify on %s (%s); faces wait, marked unidentified",
+                    self._url,
+                    error,
                 )
             self._failing = True
-            return [(None, None) for _ in vectors]
+            raise IdentificationUnavailable(str(error)) from error
         if self._failing:
             logger.warning("identification on %s works again", self._url)
         self._failing = False

@@ -9,7 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from salesmigo.cameras.bench import GOAL_FPS_1CORE, GOAL_SPEEDUP, BenchConfig, run_benchmark
+from salesmigo.cameras.bench import (
+    GOAL_FPS_1CORE,
+    GOAL_LATENCY_P95_MS,
+    GOAL_SPEEDUP,
+    BenchConfig,
+    run_benchmark,
+)
 from salesmigo.cli.bench_cmd import app
 from salesmigo.cli.output import JsonFlag, console, errors, fail, print_json
 
@@ -23,6 +29,12 @@ def pipeline(
         int, typer.Option(min=64, help="Frames wider than this are shrunk to it.")
     ] = 640,
     repeat: Annotated[int, typer.Option(min=1, help="Play the video this many times.")] = 1,
+    latency_plays: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Plays at the video's own frame rate for the latency (more people)."
+        ),
+    ] = 5,
     json_output: JsonFlag = False,
 ) -> None:
     """Tracked pipeline on one core and on two vs everything-on-every-frame on one core.
@@ -30,13 +42,17 @@ def pipeline(
     Each measurement runs in its own process pinned to its cores, with models loaded before
     the clock starts. Keys: fps_1core, fps_2core, baseline_fps_1core, stage_ms (mean ms
     per call of decode, detect, embed, expression, hands, ...), first_event_latency_ms
-    (an entrance camera: from the frame a person first appears in to their published visit).
+    (p50, p95, max over the people of an entrance camera fed at the video's frame rate: from
+    the frame a person first appears in to their arrival event on the server's bus).
     """
     if not video.is_file():
         fail(f"no video file at {video}; pass --video with the path of a video")
-    with errors.status("measuring (four runs: 1 core, 2 cores, baseline, entrance latency)"):
+    with errors.status("measuring (four runs: 1 core, 2 cores, baseline, arrival latency)"):
         try:
-            results = run_benchmark(BenchConfig(video, max_width=max_width, repeat=repeat))
+            config = BenchConfig(
+                video, max_width=max_width, repeat=repeat, latency_plays=latency_plays
+            )
+            results = run_benchmark(config)
         except RuntimeError as error:
             fail(str(error))
     if json_output:
@@ -45,7 +61,8 @@ def pipeline(
         console.print(_table(results))
     met = "met" if results["goals"]["met"] else "NOT met"
     errors.print(
-        f"goals ({GOAL_FPS_1CORE:g} fps on one core, {GOAL_SPEEDUP:g}x the baseline): {met}",
+        f"goals ({GOAL_FPS_1CORE:g} fps on one core, {GOAL_SPEEDUP:g}x the baseline, "
+        f"first event p95 <= {GOAL_LATENCY_P95_MS:g} ms): {met}",
         highlight=False,
     )
 
@@ -54,15 +71,13 @@ def _table(results: dict[str, Any]) -> Table:
     table = Table(title=f"Camera pipeline on {Path(results['video']).name}")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key in (
-        "frames",
-        "fps_1core",
-        "fps_2core",
-        "baseline_fps_1core",
-        "speedup_1core",
-        "first_event_latency_ms",
-    ):
+    for key in ("frames", "fps_1core", "fps_2core", "baseline_fps_1core", "speedup_1core"):
         table.add_row(key, str(results.get(key)))
+    latency = results["first_event_latency_ms"]
+    table.add_row(
+        "first_event_latency_ms",
+        f"p50 {latency['p50']}  p95 {latency['p95']}  ({latency['people']} people)",
+    )
     for stage, ms in results["stage_ms"].items():
         table.add_row(f"{stage} ms", f"{ms:.2f}")
     return table

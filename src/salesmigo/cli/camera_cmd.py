@@ -2,8 +2,9 @@
 
 Every event goes into a durable on-disk outbox first; a background deliverer sends the
 outbox to the server in order and removes what the server acknowledged. While the server
-is unreachable events wait on disk (and survive a restart of the agent); a wrong token, an
-unknown camera or events the server rejects stop the run with the server's reason.
+is unreachable events wait on disk (and survive a restart of the agent); a wrong token or
+an unknown camera stops the run with the server's reason; an event the server refuses is
+kept as a dead letter in the outbox (`salesmigo outbox`) and the others go on.
 """
 
 from __future__ import annotations
@@ -202,15 +203,24 @@ def _run(
     from salesmigo.cameras.worker import CameraWorker
 
     lost: list[str] = []
+    produced = 0
 
     def on_event(event: Event) -> None:
+        nonlocal produced
+        produced += 1
         try:
             box.put(event)
         except Exception as error:  # the disk is full or the file is gone: say so loudly
             lost.append(f"{event.type} {event.id}: {error}")
             raise
 
-    settings = PipelineSettings(role=role.value, camera=camera)
+    chosen = cli_settings().cameras
+    settings = PipelineSettings(
+        role=role.value,
+        camera=camera,
+        arrival_window=chosen.arrival_window_seconds,
+        visit_period=chosen.visit_period_seconds,
+    )
     # Progress and status go to stderr, so that --json leaves stdout to the summary.
     with errors.status("loading models"):
         pipeline: CameraPipeline = CameraPipeline.with_models(identify, settings, on_event=on_event)
@@ -239,13 +249,19 @@ def _run(
         errors.print(f"[bold red]the camera pipeline failed:[/] {worker.error}")
     flushed = deliverer.error is None and _flush(deliverer, box, flush_timeout)
     if as_json:
-        print_json(_summary_json(stats, deliverer.stats, box.pending()))
+        print_json(_summary_json(stats, produced, deliverer.stats, box.pending()))
     else:
         _summary(stats, deliverer.stats, box.pending(), box.path, annotate)
     if lost:
         errors.print(f"[bold red]{len(lost)} event(s) could not be queued:[/] {lost[0]}")
     if deliverer.error is not None:
         fail(f"delivery stopped: {deliverer.error}")
+    refused = deliverer.stats.dead_lettered
+    if refused:
+        fail(
+            f"the server refused {refused} event(s); they are kept as dead letters in "
+            f"{box.path}: see `salesmigo outbox list --outbox {box.path}`"
+        )
     if interrupted:
         raise typer.Exit(130)
     if not flushed:
@@ -302,7 +318,9 @@ def _flush(deliverer: Deliverer, box: Outbox, timeout: float) -> bool:
         return False
 
 
-def _summary_json(stats: WorkerStats, sent: DeliveryStats, pending: int) -> dict[str, object]:
+def _summary_json(
+    stats: WorkerStats, produced: int, sent: DeliveryStats, pending: int
+) -> dict[str, object]:
     return {
         "frames": stats.frames,
         "processed": stats.processed,
@@ -310,11 +328,12 @@ def _summary_json(stats: WorkerStats, sent: DeliveryStats, pending: int) -> dict
         "tracks": stats.tracks,
         "visits": stats.visits,
         "observations": stats.observations,
-        "events": stats.visits + stats.observations,
+        "events": produced,  # an entrance visit is two: its arrival and its departure
         "fps": round(stats.fps, 2),
         "delivered": sent.delivered,
         "duplicates": sent.duplicates,
         "retries": sent.retries,
+        "dead_lettered": sent.dead_lettered,
         "pending": pending,
     }
 
@@ -338,6 +357,8 @@ def _summary(
         "delivered",
         f"{sent.delivered} event(s) ({sent.duplicates} already stored), {sent.retries} retries",
     )
+    if sent.dead_lettered:
+        table.add_row("refused", f"{sent.dead_lettered} kept as dead letters")
     table.add_row("pending", f"{pending} in {outbox_path}")
     if annotate is not None:
         table.add_row("annotated", str(annotate))

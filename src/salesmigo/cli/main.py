@@ -19,6 +19,7 @@ from salesmigo.cli import (
     identify_cmd,
     legacy_cmd,
     models_cmd,
+    outbox_cmd,
     serve_cmd,
 )
 
@@ -42,6 +43,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(bench_cmd.app, name="bench")
 app.command("embed")(embed_cmd.embed)
 app.command("camera")(camera_cmd.camera)
+app.add_typer(outbox_cmd.app, name="outbox")
 app.add_typer(models_cmd.app, name="models")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,12 @@ from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Aisle, Camera, CameraRole
 
 CAMERA_ROLES = tuple(role.value for role in CameraRole)
+
+# A camera's name is part of its agent's URL (POST /api/v1/cameras/{name}/events) and of
+# its outbox file name, so it is kept to characters that mean nothing in either: letters
+# and digits (any script), spaces inside, and - _ . ("/" would split the URL path).
+CAMERA_NAME_RULE = "letters, digits, spaces, and - _ . (no space at either end, not only dots)"
+_CAMERA_NAME = re.compile(r"[\w .-]+")
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,27 @@ def _name_taken(
     return found is not None and found != own
 
 
-def _check_fields(session: Session, fields: dict[str, Any]) -> None:
+def check_camera_name(name: str) -> None:
+    """InvalidInput with a sentence unless ``name`` keeps to CAMERA_NAME_RULE."""
+    if not name.strip():
+        raise InvalidInput("name must not be empty")
+    bad = sorted({c for c in name if not _CAMERA_NAME.fullmatch(c)})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise InvalidInput(
+            f"camera name {name!r} contains {shown}: a camera name may hold only {CAMERA_NAME_RULE}"
+        )
+    if name != name.strip() or not name.strip("."):
+        raise InvalidInput(f"camera name {name!r} is not allowed: use {CAMERA_NAME_RULE}")
+
+
+def _check_fields(session: Session, fields: dict[str, Any], kind: type[Aisle | Camera]) -> None:
     if "name" in fields and not (fields["name"] or "").strip():
         raise InvalidInput("name must not be empty")
+    # Names set now must be safe; a camera named before the rule keeps its name until
+    # renamed (its agent still reaches the server: the events route accepts "/").
+    if kind is Camera and fields.get("name") is not None:
+        check_camera_name(fields["name"])
     if fields.get("role") is not None and fields["role"] not in CAMERA_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(CAMERA_ROLES)}")
     if fields.get("aisle_id") is not None:
@@ -78,7 +103,7 @@ def _check_fields(session: Session, fields: dict[str, Any]) -> None:
 
 def _apply(session: Session, row: Aisle | Camera, changes: dict[str, Any], what: str) -> None:
     """Validate and write ``changes`` to a new or existing aisle or camera."""
-    _check_fields(session, changes)
+    _check_fields(session, changes, type(row))
     name = changes.get("name")
     conflict = Conflict(f"{what} named {name!r} exists already")
     if name is not None and _name_taken(session, type(row), name, row.id):

@@ -177,6 +177,12 @@ class Visit(Base):
     distance: Mapped[float | None]
     # When the person was last seen (a camera track ended); None for a single sighting.
     departed_at: Mapped[datetime | None]
+    # The camera agent's id of this visit: its arrival and departure events name it, so
+    # the departure completes the visit the arrival created (or creates it, if first).
+    agent_visit_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    # False when the camera could not identify anyone (the server was unreachable): a null
+    # customer then means "not known", not a stranger, and footfall reports can tell.
+    identified: Mapped[bool] = mapped_column(default=True)
 
     customer: Mapped[Customer | None] = relationship(back_populates="visits")
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import ExpressionObservation, GestureObservation, Visit
+from tests.unit.store import factories
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +136,127 @@ def test_stored_events_are_streamed_to_screens(client: TestClient) -> None:
         _post(client, "coats", token, events)  # duplicates: nothing new to stream
         _post(client, "coats", token, _events()[2:])
         assert screen.receive_json()["id"] != received[2]["id"]
+
+
+def _visit_steps(customer: int | None = None) -> tuple[dict[str, object], dict[str, object]]:
+    """An arrival and its departure, as an agent reports one visit."""
+    visit_id = str(uuid.uuid4())
+    arrival: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "type": "arrival",
+        "occurred_at": T0.isoformat(),
+        "track_id": "door-1",
+        "customer_id": None,
+        "visit_id": visit_id,
+        "arrived_at": T0.isoformat(),
+    }
+    departure: dict[str, object] = {
+        **arrival,
+        "id": str(uuid.uuid4()),
+        "type": "departure",
+        "occurred_at": (T0 + timedelta(seconds=40)).isoformat(),
+        "customer_id": customer,
+        "distance": 0.7 if customer else None,
+        "departed_at": (T0 + timedelta(seconds=40)).isoformat(),
+    }
+    return arrival, departure
+
+
+def _visits(runtime: Runtime) -> list[tuple[int | None, datetime, datetime | None]]:
+    with runtime.sessions() as session:
+        return [
+            (v.customer_id, v.occurred_at, v.departed_at)
+            for v in session.scalars(select(Visit).order_by(Visit.id))
+        ]
+
+
+def _customer(runtime: Runtime) -> int:
+    with runtime.sessions.begin() as session:
+        customer = factories.customer()
+        session.add(customer)
+        session.flush()
+        return customer.id
+
+
+def test_an_arrival_opens_a_visit_and_its_departure_completes_it(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    ada = _customer(runtime)
+    arrival, departure = _visit_steps(customer=ada)
+    with client.websocket_connect("/api/v1/ws/events") as screen:
+        assert _post(client, "door", token, [arrival]).json() == {"accepted": 1, "duplicates": 0}
+        announced = screen.receive_json()
+        assert (announced["type"], announced["visit_id"]) == ("arrival", arrival["visit_id"])
+        assert announced["customer_id"] is None
+        assert _visits(runtime) == [(None, T0, None)]
+
+        assert _post(client, "door", token, [arrival, departure]).json() == {
+            "accepted": 1,
+            "duplicates": 1,
+        }
+        left = screen.receive_json()
+        assert (left["type"], left["customer_id"]) == ("departure", ada)
+    # Named after an anonymous arrival: the departure's identity is the visit's.
+    assert _visits(runtime) == [(ada, T0, T0 + timedelta(seconds=40))]
+    assert _post(client, "door", token, [departure]).json() == {"accepted": 0, "duplicates": 1}
+    assert _rows(runtime) == (1, 0, 0)
+
+
+def test_a_departure_before_its_arrival_stores_the_whole_visit_once(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    arrival, departure = _visit_steps()
+    with client.websocket_connect("/api/v1/ws/events") as screen:
+        assert _post(client, "door", token, [departure]).json()["accepted"] == 1
+        assert screen.receive_json()["type"] == "departure"
+        assert _post(client, "door", token, [arrival]).json() == {"accepted": 1, "duplicates": 0}
+        # The late arrival is stored (its id is known now) but is no news: they left.
+        _post(client, "door", token, _events()[2:])
+        assert screen.receive_json()["type"] == "gesture"
+    assert _visits(runtime) == [(None, T0, T0 + timedelta(seconds=40))]
+
+
+def test_arrival_and_departure_in_one_batch_make_one_visit(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    steps = [*_visit_steps(), *_visit_steps()]
+    assert _post(client, "door", token, steps).json() == {"accepted": 4, "duplicates": 0}
+    assert len(_visits(runtime)) == 2
+    assert all(departed is not None for _, _, departed in _visits(runtime))
+
+
+def test_a_departure_before_its_arrival_time_is_rejected(client: TestClient) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    _, departure = _visit_steps()
+    departure["departed_at"] = (T0 - timedelta(seconds=1)).isoformat()
+    response = _post(client, "door", token, [departure])
+    assert response.status_code == 422
+    assert "departed_at must not be before arrived_at" in response.json()["detail"]
+
+
+def test_only_an_entrance_reports_arrivals(client: TestClient, runtime: Runtime) -> None:
+    _, token = _camera(client, "coats")  # an aisle camera
+    arrival, _ = _visit_steps()
+    response = _post(client, "coats", token, [_events()[1], arrival])
+    assert response.status_code == 422
+    assert "only an entrance camera reports arrivals" in response.json()["detail"]
+    assert response.json()["detail"].startswith("events.1:")
+    assert _rows(runtime) == (0, 0, 0)
+
+
+def test_a_visit_seen_during_an_outage_is_stored_as_unidentified(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, token = _camera(client, "door", role="entrance")
+    arrival, departure = _visit_steps()
+    arrival["identified"] = False
+    assert _post(client, "door", token, [arrival]).status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalars(select(Visit.identified)).one() is False
+    # The server came back before the person left: the departure's vote counts.
+    assert _post(client, "door", token, [departure]).status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalars(select(Visit.identified)).one() is True

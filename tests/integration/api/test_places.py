@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from salesmigo.services import camera_tokens
+from salesmigo.services.runtime import Runtime
+from salesmigo.store.models import Camera
+
 pytestmark = pytest.mark.integration
 
 
@@ -70,3 +74,53 @@ def test_camera_names_are_unique(client: TestClient) -> None:
     clash = client.patch(f"/api/v1/cameras/{other['id']}", json={"name": "door"})
     assert clash.status_code == 409
     assert client.get(f"/api/v1/cameras/{first['id']}").json()["name"] == "door"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("door/east", "contains '/': a camera name may hold only letters, digits, spaces"),
+        ("door?1", "contains '?'"),
+        ("a%2Fb", "contains '%'"),
+        ("tab\there", "contains '\\t'"),
+        (" door", "is not allowed"),
+        ("..", "is not allowed"),
+    ],
+)
+def test_camera_names_keep_to_a_safe_set(client: TestClient, name: str, words: str) -> None:
+    response = client.post("/api/v1/cameras", json={"name": name, "role": "entrance"})
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+    good = client.post("/api/v1/cameras", json={"name": "Tür 2 - west_v1.0", "role": "aisle"})
+    assert good.status_code == 201, good.text
+    renamed = client.patch(f"/api/v1/cameras/{good.json()['id']}", json={"name": name})
+    assert renamed.status_code == 422
+    assert [c["name"] for c in client.get("/api/v1/cameras").json()] == ["Tür 2 - west_v1.0"]
+
+
+def test_a_camera_named_with_a_slash_before_the_rule_still_sends_events(
+    client: TestClient, runtime: Runtime
+) -> None:
+    with runtime.sessions.begin() as session:
+        legacy = Camera(name="door 1/east", role="aisle")  # stored before names were checked
+        session.add(legacy)
+        session.flush()
+        camera_id = legacy.id
+    token = camera_tokens.issue_token(runtime, camera_id)
+    event = {
+        "id": "0b0f6a4e-51b5-4d8c-9d55-7d6ad1a8f0a1",
+        "type": "gesture",
+        "occurred_at": "2026-11-26T09:00:00+00:00",
+        "track_id": "t1",
+        "gesture": "thumbs_up",
+        "confidence": 0.9,
+    }
+    response = client.post(
+        "/api/v1/cameras/door%201%2Feast/events",
+        json={"events": [event]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 1, "duplicates": 0}
+    # Other settings of the camera can still change without renaming it.
+    assert client.patch(f"/api/v1/cameras/{camera_id}", json={"enabled": False}).status_code == 200

@@ -32,7 +32,7 @@ from salesmigo.cameras.delivery import (
 from salesmigo.cameras.events import CameraEvent, EventBatch, VisitEvent
 from salesmigo.cameras.outbox import Outbox
 
-CAMERA = "door 1/east"  # Needs quoting in the URL.
+CAMERA = "door 1 östlich"  # Needs quoting in the URL.
 TOKEN = "door-token"
 OTHER_CAMERA = "aisle-3"
 OTHER_TOKEN = "aisle-token"
@@ -67,6 +67,7 @@ class IngestState:
     fail_next: list[int] = field(default_factory=list)  # Statuses to answer, then normal.
     lose_answers: int = 0  # Store the batch, then answer 503 as if the answer was lost.
     reject_status: int | None = None  # Answer this to every request.
+    reject_ids: set[str] = field(default_factory=set)  # A batch holding one of these: 422.
     batch_sizes: list[int] = field(default_factory=list)
     retry_after: str | None = None  # Retry-After header on injected failures.
 
@@ -124,6 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
                 batch = EventBatch.model_validate_json(body)
             except ValidationError as error:
                 self._answer(422, {"detail": str(error)})
+                return
+            refused = [str(e.id) for e in batch.events if str(e.id) in state.reject_ids]
+            if refused:  # As the real server: the whole batch is refused, nothing stored.
+                self._answer(422, {"detail": f"event {refused[0]} is not acceptable"})
                 return
             state.batch_sizes.append(len(batch.events))
             accepted = duplicates = 0
@@ -370,11 +375,10 @@ def test_undelivered_events_wait_on_disk_for_the_next_run(
         (CAMERA, "wrong", None, 401, "token"),
         (CAMERA, OTHER_TOKEN, None, 403, "another camera"),
         ("nowhere", TOKEN, None, 404, "does not know this camera"),
-        (CAMERA, TOKEN, 422, 422, "invalid"),
-        (CAMERA, TOKEN, 400, 400, "refused"),
+        (CAMERA, TOKEN, 405, 405, "refused"),
     ],
 )
-def test_a_permanent_refusal_stops_delivery_with_the_reason(
+def test_a_refusal_of_the_agent_stops_delivery_with_the_reason(
     server: IngestServer,
     outbox: Outbox,
     make_deliverer: Callable[..., Deliverer],
@@ -400,7 +404,74 @@ def test_a_permanent_refusal_stops_delivery_with_the_reason(
     assert deliverer.stats.retries == 0
     assert server.state.requests == 1  # Not retried.
     assert outbox.pending() == 3  # Kept for when the operator has fixed it.
+    assert outbox.dead_letters() == []
     assert server.state.ids() == []
+
+
+def test_refused_events_become_dead_letters_and_the_rest_goes_on_in_order(
+    server: IngestServer, outbox: Outbox, make_deliverer: Callable[..., Deliverer]
+) -> None:
+    events = make_events(10)
+    bad = [events[3], events[7]]
+    server.state.reject_ids = {str(e.id) for e in bad}
+    for event in events:
+        outbox.put(event)
+    deliverer = make_deliverer(batch_size=10)
+
+    assert deliverer.flush(WAIT)
+
+    good = [e for e in events if e not in bad]
+    assert_stored_exactly_once_in_order(server, good)
+    letters = outbox.dead_letters()
+    assert [letter.event_id for letter in letters] == ids(bad)
+    assert {letter.status for letter in letters} == {422}
+    assert letters[0].reason == f"event {bad[0].id} is not acceptable"
+    assert letters[0].type == "visit"
+    stats = deliverer.stats
+    assert (stats.delivered, stats.dead_lettered, stats.failed) == (8, 2, False)
+    assert deliverer.running
+
+    later = make_events(2, start=10)  # Delivery goes on with what comes next.
+    for event in later:
+        outbox.put(event)
+    assert deliverer.flush(WAIT)
+    assert server.state.ids()[-2:] == ids(later)
+
+
+def test_an_outage_while_sending_one_by_one_keeps_retrying_in_order(
+    server: IngestServer, outbox: Outbox, make_deliverer: Callable[..., Deliverer]
+) -> None:
+    events = make_events(4)
+    server.state.reject_ids = {str(events[0].id)}
+    server.state.fail_next = [422, 503, 503]  # The batch, then the first event alone twice.
+    for event in events:
+        outbox.put(event)
+    deliverer = make_deliverer(batch_size=4)
+
+    assert deliverer.flush(WAIT)
+
+    assert_stored_exactly_once_in_order(server, events[1:])
+    assert [letter.event_id for letter in outbox.dead_letters()] == ids(events[:1])
+    assert deliverer.stats.retries == 2
+
+
+def test_a_requeued_dead_letter_is_delivered_once_accepted(
+    server: IngestServer, outbox: Outbox, make_deliverer: Callable[..., Deliverer]
+) -> None:
+    events = make_events(3)
+    server.state.reject_ids = {str(events[1].id)}
+    for event in events:
+        outbox.put(event)
+    deliverer = make_deliverer(batch_size=1)
+    assert deliverer.flush(WAIT)
+    [letter] = outbox.dead_letters()
+
+    server.state.reject_ids = set()  # The operator fixed the server side.
+    assert outbox.requeue([letter.seq, 999]) == [letter.seq]
+    assert deliverer.flush(WAIT)
+
+    assert server.state.ids() == ids([events[0], events[2], events[1]])
+    assert outbox.dead_letters() == []
 
 
 def test_retries_back_off_exponentially_up_to_the_cap(
@@ -472,7 +543,7 @@ def test_sender_rejects_an_unusable_url_as_permanent() -> None:
 
 def test_sender_posts_to_the_quoted_camera_path(server: IngestServer) -> None:
     with EventSender(server.url + "/", CAMERA, TOKEN, timeout=WAIT) as sender:
-        assert sender.url.endswith("/api/v1/cameras/door%201%2Feast/events")
+        assert sender.url.endswith("/api/v1/cameras/door%201%20%C3%B6stlich/events")
         report = sender.send(make_events(2))
     assert (report.accepted, report.duplicates) == (2, 0)
 

@@ -189,3 +189,57 @@ def test_closed_outbox_refuses_use_and_close_is_idempotent(tmp_path: Path) -> No
 def test_peek_limit_must_be_positive(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="limit"):
         outbox.peek(0)
+
+
+def test_a_rejected_event_moves_to_the_dead_letters_and_survives_a_reopen(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "box.sqlite"
+    events = [make_event(n) for n in range(3)]
+    with Outbox(path) as box:
+        for event in events:
+            box.put(event)
+        seq = box.peek(3)[1][0]
+        assert box.reject(seq, 422, "departed_at must not be before arrived_at")
+        assert not box.reject(seq, 422, "again")  # no longer pending
+    with Outbox(path) as box:
+        assert [event for _, event in box.peek(10)] == [events[0], events[2]]
+        [letter] = box.dead_letters()
+    assert (letter.seq, letter.event_id, letter.status) == (seq, str(events[1].id), 422)
+    assert letter.reason == "departed_at must not be before arrived_at"
+    assert letter.type == events[1].type
+    assert letter.failed_at >= letter.queued_at
+
+
+def test_requeue_appends_and_drop_forgets(outbox: Outbox) -> None:
+    events = [make_event(n) for n in range(3)]
+    for event in events:
+        outbox.put(event)
+    first, second, _ = (seq for seq, _ in outbox.peek(3))
+    outbox.reject(first, 400, "no")
+    outbox.reject(second, 400, "no")
+
+    assert outbox.requeue([first, 12345]) == [first]
+    # Back at the end of the queue, with a new number: an ack in flight cannot take it.
+    requeued = outbox.peek(3)
+    assert [event for _, event in requeued] == [events[2], events[0]]
+    assert requeued[-1][0] > requeued[0][0]
+    assert outbox.drop([second, first]) == [second]
+    assert outbox.dead_letters() == []
+    assert outbox.pending() == 2
+
+
+def test_an_unreadable_row_is_set_aside_instead_of_blocking_the_queue(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    events = [make_event(n) for n in range(2)]
+    outbox.put(events[0])
+    with sqlite3.connect(outbox.path) as db:
+        db.execute(
+            "INSERT INTO outbox (event_id, body, queued_at) VALUES ('x', '{\"type\": \"beam\"}', 0)"
+        )
+    outbox.put(events[1])
+    assert [event for _, event in outbox.peek(10)] == events
+    [letter] = outbox.dead_letters()
+    assert letter.status is None
+    assert "cannot be read" in letter.reason

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from salesmigo.cameras.events import VisitEvent
+from salesmigo.cameras.events import VisitArrivalEvent, VisitDepartureEvent
 from salesmigo.cameras.identity_vote import (
+    IdentificationUnavailable,
     IdentifyResult,
     IdentityVoter,
     TrackIdentity,
@@ -19,10 +20,8 @@ from salesmigo.cameras.pipeline import (
     CameraPipeline,
     Event,
     PipelineSettings,
-    is_repeat_visit,
     observation_due,
     should_embed,
-    visit_due,
 )
 from salesmigo.cameras.sources import SourceFrame
 from salesmigo.cameras.tracker import TrackerSettings
@@ -118,18 +117,25 @@ def test_voter_rejects_a_wrong_number_of_results() -> None:
 
 
 @pytest.mark.parametrize(
-    ("decided", "embeddings", "last", "frame", "expected"),
+    ("decided", "embeddings", "last", "frame", "first_vote", "expected"),
     [
-        (False, 0, None, 0, True),
-        (False, 1, 10, 12, False),  # embed_every 3
-        (False, 1, 10, 13, True),
-        (False, 8, 10, 20, False),  # max_embeddings
-        (True, 3, 10, 100, False),  # decided: only refresh
-        (True, 3, 10, 160, True),
+        (False, 0, None, 0, False, True),
+        (False, 1, 10, 12, False, False),  # embed_every 3
+        (False, 1, 10, 13, False, True),
+        (False, 1, 10, 11, True, False),  # before the first vote: first_embed_every 2
+        (False, 1, 10, 12, True, True),
+        (False, 8, 10, 20, False, False),  # max_embeddings
+        (True, 3, 10, 100, False, False),  # decided: only refresh
+        (True, 3, 10, 160, False, True),
     ],
 )
 def test_should_embed(
-    decided: bool, embeddings: int, last: int | None, frame: int, expected: bool
+    decided: bool,
+    embeddings: int,
+    last: int | None,
+    frame: int,
+    first_vote: bool,
+    expected: bool,
 ) -> None:
     result = should_embed(
         decided=decided,
@@ -137,29 +143,9 @@ def test_should_embed(
         last_embed_frame=last,
         frame_index=frame,
         settings=SETTINGS,
+        first_vote=first_vote,
     )
     assert result is expected
-
-
-@pytest.mark.parametrize(
-    ("ended", "frames", "started", "now", "expected"),
-    [
-        (True, 2, 0.0, 1.0, False),  # too short to be a person
-        (True, 3, 0.0, 1.0, True),
-        (False, 100, 0.0, 299.0, False),
-        (False, 100, 0.0, 300.0, True),  # the period elapsed
-    ],
-)
-def test_visit_due(ended: bool, frames: int, started: float, now: float, expected: bool) -> None:
-    result = visit_due(ended=ended, frames_seen=frames, started=started, now=now, settings=SETTINGS)
-    assert result is expected
-
-
-def test_is_repeat_visit() -> None:
-    assert not is_repeat_visit(None, 10.0, 0.0, SETTINGS)
-    assert not is_repeat_visit(7, 10.0, None, SETTINGS)
-    assert is_repeat_visit(7, 10.0, 0.0, SETTINGS)
-    assert not is_repeat_visit(7, 400.0, 0.0, SETTINGS)
 
 
 def test_observation_due() -> None:
@@ -203,7 +189,7 @@ def frames(count: int) -> list[SourceFrame]:
     return [SourceFrame(image, i, i / 10, start + timedelta(seconds=i / 10)) for i in range(count)]
 
 
-def test_an_entrance_reports_one_visit_per_person_with_few_identifications() -> None:
+def test_an_entrance_reports_a_known_customer_early_and_their_dwell_at_the_end() -> None:
     calls: list[int] = []
 
     def identify(vectors: Sequence[Vector]) -> list[IdentifyResult]:
@@ -212,33 +198,94 @@ def test_an_entrance_reports_one_visit_per_person_with_few_identifications() -> 
 
     embedder = FakeEmbedder()
     events: list[Event] = []
-    settings = PipelineSettings(tracker=TrackerSettings(max_misses=3))
+    # Frames here are 0.1 s apart: a long window lets the vote settle before it closes.
+    settings = PipelineSettings(arrival_window=1.0, tracker=TrackerSettings(max_misses=3))
     pipeline = CameraPipeline(
         FakeDetector(5, 60), embedder, identify, settings, on_event=events.append
     )
+    published_at: list[int] = []
     for frame in frames(80):
-        pipeline.process(frame)
+        if pipeline.process(frame):
+            published_at.append(frame.index)
     pipeline.flush()
-    assert len(events) == 1
-    visit = events[0]
-    assert isinstance(visit, VisitEvent)
-    assert visit.customer_id == 42
-    assert visit.distance == pytest.approx(0.6)
-    assert visit.departed_at is not None
-    assert (visit.departed_at - visit.arrived_at).total_seconds() == pytest.approx(5.4)
+    assert [e.type for e in events] == ["arrival", "departure"]
+    arrival, departure = events
+    assert isinstance(arrival, VisitArrivalEvent)
+    assert isinstance(departure, VisitDepartureEvent)
+    # Faces of frames 5 and 7 (first_embed_every 2) settle the vote: reported at once.
+    assert published_at[0] == 7
+    assert arrival.customer_id == departure.customer_id == 42
+    assert arrival.visit_id == departure.visit_id
+    assert arrival.distance == pytest.approx(0.6)
+    assert (departure.departed_at - departure.arrived_at).total_seconds() == pytest.approx(5.4)
+    assert departure.arrived_at == arrival.arrived_at
     assert len(calls) == 1
     assert embedder.calls <= 3
     assert pipeline.summary()["tracks"] == 1
+    assert pipeline.summary()["visits"] == 1
+    assert pipeline.summary()["events"] == 2
 
 
-def test_an_unknown_person_is_counted_as_an_anonymous_visit() -> None:
+def test_an_undecided_stranger_arrives_when_the_window_ends_and_leaves_anonymous() -> None:
     pipeline = CameraPipeline(
         FakeDetector(0, 30), FakeEmbedder(), lambda vs: [(None, None) for _ in vs]
     )
-    events = [e for frame in frames(30) for e in pipeline.process(frame)] + pipeline.flush()
-    assert len(events) == 1
-    assert events[0].customer_id is None
+    arrived: list[int] = []
+    events: list[Event] = []
+    for frame in frames(30):
+        produced = pipeline.process(frame)
+        if produced:
+            arrived.append(frame.index)
+        events += produced
+    events += pipeline.flush()
+    assert [e.type for e in events] == ["arrival", "departure"]
+    # Frames are 0.1 s apart: 0.15 s after the first appearance is frame 2.
+    assert arrived == [2]
+    assert all(e.customer_id is None for e in events)
     assert pipeline.voter.calls <= VoteSettings().max_attempts
+
+
+def test_a_customer_named_after_an_anonymous_arrival_is_named_at_departure() -> None:
+    poor: list[IdentifyResult] = [(None, None), (None, None)]
+    answers = iter([poor])
+
+    def identify(vectors: Sequence[Vector]) -> list[IdentifyResult]:
+        first = next(answers, None)  # the first faces are poor; later ones match
+        return first if first is not None else [(42, 0.6) for _ in vectors]
+
+    settings = PipelineSettings(vote=VoteSettings(retry_every_frames=2, min_votes=2))
+    pipeline = CameraPipeline(FakeDetector(0, 40), FakeEmbedder(), identify, settings)
+    events = [e for frame in frames(40) for e in pipeline.process(frame)] + pipeline.flush()
+    assert [(e.type, e.customer_id) for e in events] == [("arrival", None), ("departure", 42)]
+
+
+class CrowdDetector:
+    """Three faces side by side, from the first frame on."""
+
+    def detect(self, frame: Frame) -> list[DetectedFace]:
+        faces = []
+        for x in (10, 140, 270):
+            marks = np.array(
+                [[x + 30, 90], [x + 70, 90], [x + 50, 110], [x + 38, 130], [x + 62, 130]]
+            )
+            faces.append(DetectedFace(Box(x, 60, 100, 100), 0.95, marks.astype(np.float32)))
+        return faces
+
+
+def test_a_group_arriving_together_is_embedded_a_few_faces_per_frame() -> None:
+    embedder = FakeEmbedder()
+    pipeline = CameraPipeline(
+        CrowdDetector(), embedder, lambda vs: [(None, None) for _ in vs], PipelineSettings()
+    )
+    per_frame = []
+    for frame in frames(6):
+        before = embedder.calls
+        pipeline.process(frame)
+        per_frame.append(embedder.calls - before)
+    assert per_frame[0] == 2  # max_embeddings_per_frame: the third face waits a frame
+    assert per_frame[1] >= 1  # ...and is embedded next
+    assert max(per_frame) <= 2
+    assert all(len(t.best_faces) >= 1 for t in pipeline.active_tracks)
 
 
 def test_an_observing_camera_needs_expression_and_hand_models() -> None:
@@ -246,3 +293,37 @@ def test_an_observing_camera_needs_expression_and_hand_models() -> None:
         CameraPipeline(
             FakeDetector(0, 1), FakeEmbedder(), lambda vs: [], PipelineSettings(role="aisle")
         )
+
+
+def test_an_outage_is_no_vote_and_its_faces_are_identified_when_it_ends() -> None:
+    down = True
+    sent: list[int] = []
+
+    def identify(vectors: Sequence[Vector]) -> list[IdentifyResult]:
+        if down:
+            raise IdentificationUnavailable("connection refused")
+        sent.extend(int(v[0]) for v in vectors)
+        return [(7, 0.5) for _ in vectors]
+
+    voter = IdentityVoter(identify, VOTE)
+    state = TrackIdentity()
+    faces = [(0, np.array([0.0], np.float32)), (1, np.array([1.0], np.float32))]
+    assert not voter.maybe_identify(state, faces, 1, 2)
+    assert (state.attempts, state.results, state.identified) == (0, [], False)
+    down = False
+    assert not voter.maybe_identify(state, faces, 5, 6)  # waits retry_every_frames
+    assert voter.maybe_identify(state, faces, 11, 12)
+    assert sent == [0, 1]  # the faces of the outage, identified now
+    assert (state.outcome.customer_id, state.identified) == (7, True)
+
+
+def test_a_visit_during_an_outage_is_unidentified_not_a_stranger() -> None:
+    def unreachable(vectors: Sequence[Vector]) -> list[IdentifyResult]:
+        raise IdentificationUnavailable("connection refused")
+
+    pipeline = CameraPipeline(FakeDetector(0, 30), FakeEmbedder(), unreachable)
+    events = [e for frame in frames(30) for e in pipeline.process(frame)] + pipeline.flush()
+    assert [e.type for e in events] == ["arrival", "departure"]
+    for event in events:
+        assert isinstance(event, VisitArrivalEvent | VisitDepartureEvent)
+        assert (event.customer_id, event.identified) == (None, False)

@@ -17,7 +17,7 @@ TABLES = {"customers", "face_templates", "visits"}
 
 
 def test_revisions_are_numbered_in_order() -> None:
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 def test_upgrade_creates_the_schema_on_an_empty_database(database_url: str) -> None:
