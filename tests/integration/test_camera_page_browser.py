@@ -121,8 +121,11 @@ def test_the_page_streams_the_camera_and_a_visit_is_stored(
     )
     assert len(visits) >= 1
     assert set(visits) == {(None,)}  # an anonymous visitor, counted for footfall
-    assert number(page, "visits") == number(page, "stored") == len(visits)
-    assert "visit: someone unknown" in page.inner_text("#events")
+    # Each visit is stored as two events: its arrival and its departure.
+    assert number(page, "visits") == len(visits)
+    assert number(page, "stored") == 2 * len(visits)
+    assert "arrival: someone unknown" in page.inner_text("#events")
+    assert "departure: someone unknown" in page.inner_text("#events")
     assert f"{len(visits)} visits" in page.inner_text("#summary")
 
 

@@ -12,7 +12,8 @@ to match, so "one core" means one core. Models load and warm up before the clock
   expression and look for hands in every frame;
 * latency: an entrance pipeline fed at the video's own frame rate, from the frame in which
   a person first appears to their arrival event on the server's realtime bus, stored by
-  the server's ingest (see cameras.bench_latency), over ``latency_plays`` plays.
+  the server's ingest (see cameras.bench_latency), over ``latency_plays`` plays, on both
+  cores (the pipeline, the ingest and the subscriber share the child process).
 
 Identification searches an in-memory set of random unit vectors (1,000 "customers"): the
 search costs microseconds, so what is measured is the camera's own work.
@@ -231,7 +232,10 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     one = run_child(config, [0], "tracked")
     two = run_child(config, [0, 1], "tracked")
     baseline = run_child(config, [0], "baseline")
-    entrance = run_child(config, [0], "latency")
+    # Latency on the machine's cores: the entrance pipeline, the server's ingest and the
+    # screen all run in this one child, as a camera agent and a server share a small box
+    # (the fps goals, by contrast, are per core).
+    entrance = run_child(config, [0, 1], "latency")
     speedup = one["fps"] / baseline["fps"] if baseline["fps"] else 0.0
     latency_p95 = entrance["first_event_latency_ms"]["p95"]
     return {
