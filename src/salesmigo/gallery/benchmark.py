@@ -269,6 +269,7 @@ def _measure_ann(
         "ann_1t_p50_ms": round(ann_1t.p50_ms, 3),
         "ann_1t_p99_ms": round(ann_1t.p99_ms, 3),
         "ann_batch_qps": round(ann_qps, 1),
+        "ann_batch_speedup_vs_prototype": round(prototype_ms * ann_qps / 1000, 1),
         "ann_recall_at_1_enrolled": round(enrolled_recall, 4),
         "ann_decision_agreement": round(agreement, 4),
         "ann_candidates": CANDIDATES,
