@@ -13,7 +13,8 @@ to match, so "one core" means one core. Models load and warm up before the clock
 * latency: an entrance pipeline fed at the video's own frame rate, from the frame in which
   a person first appears to their arrival event on the server's realtime bus, stored by
   the server's ingest (see cameras.bench_latency), over ``latency_plays`` plays, on both
-  cores (the pipeline, the ingest and the subscriber share the child process).
+  cores with native thread pools at their defaults, as ``salesmigo camera`` runs (the
+  pipeline, the ingest and the subscriber share the child process).
 
 Identification searches an in-memory set of random unit vectors (1,000 "customers"): the
 search costs microseconds, so what is measured is the camera's own work.
@@ -178,7 +179,8 @@ def _child(argv: Sequence[str]) -> None:
         os.sched_setaffinity(0, core_set)
     import cv2
 
-    cv2.setNumThreads(1)
+    if mode != "latency":  # see run_child
+        cv2.setNumThreads(1)
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -201,12 +203,14 @@ def run_child(config: BenchConfig, cores: Sequence[int], mode: str) -> dict[str,
     usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     cores = [c for c in cores if c in usable] or usable[: len(cores)]
     env = dict(os.environ)
-    # Native pools stay at one thread even on two cores: a camera's frames are processed one
-    # after another, and BLAS or OpenCV splitting a 112 x 112 face between two threads costs
-    # more than it saves (expressions took 3x longer). The second core decodes the next
-    # frame (the worker's reader thread) while the first processes this one.
-    for name in THREAD_VARIABLES:
-        env[name] = "1"
+    # For frames per second, native pools stay at one thread even on two cores: a camera's
+    # frames are processed one after another, and BLAS or OpenCV splitting a 112 x 112 face
+    # between two threads costs more than it saves (expressions took 3x longer). The second
+    # core decodes the next frame (the worker's reader thread) while the first processes
+    # this one. Latency is measured as `salesmigo camera` runs: pools at their defaults.
+    if mode != "latency":
+        for name in THREAD_VARIABLES:
+            env[name] = "1"
     env.setdefault("GLOG_minloglevel", "2")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     core_list = ",".join(str(c) for c in cores)
