@@ -91,7 +91,7 @@ def test_eval_verify_json(testdata: Path, tmp_path: Path) -> None:
     assert report["no_face"] == 0
     assert report["accuracy"] >= 0.8
     assert report["accuracy_at_threshold"] >= 0.8
-    assert 0 < report["ms_per_image"] < 2000
+    assert report["ms_per_image"] > 0  # reported; how fast is the benchmarks' business
 
 
 @pytest.mark.integration

@@ -20,21 +20,18 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast, get_args
 
-from sqlalchemy import select
-
 from salesmigo.cameras.annotate import pipeline_labels
 from salesmigo.cameras.events import EventBatch
 from salesmigo.cameras.frame_report import StreamStats, frame_report, rejected_report
 from salesmigo.cameras.pipeline import CameraPipeline, Event, PipelineSettings, Role
 from salesmigo.cameras.sources import PushedFrameSource, SourceFrame
 from salesmigo.cameras.worker import CameraWorker
-from salesmigo.services.camera_tokens import camera_for_token
+from salesmigo.services.camera_tokens import camera_named_for_token
 from salesmigo.services.errors import Conflict, Forbidden, NotFound, SalesmigoError, Unauthorized
 from salesmigo.services.ingest import ingest_events
 from salesmigo.services.local_identify import LocalIdentifier
 from salesmigo.services.places import CameraRecord, get_camera
 from salesmigo.services.runtime import Runtime
-from salesmigo.store.models import Camera
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +51,7 @@ def authorise_stream(runtime: Runtime, camera_name: str, token: str) -> CameraRe
     or revoked token, NotFound for an unknown camera, Forbidden for another camera's token,
     Conflict for a disabled camera.
     """
-    owner = camera_for_token(runtime, token)
-    if owner.name != camera_name:
-        with runtime.sessions() as session:
-            if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
-                raise NotFound(f"camera {camera_name!r} does not exist")
-        raise Forbidden(f"this token belongs to camera {owner.name!r}, not {camera_name!r}")
+    owner = camera_named_for_token(runtime, camera_name, token)
     camera = get_camera(runtime, owner.id)
     if not camera.enabled:
         raise Conflict(f"camera {camera.name!r} is disabled; enable it to send frames")

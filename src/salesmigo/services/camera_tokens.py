@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import select
 
-from salesmigo.services.errors import Unauthorized
+from salesmigo.services.errors import Forbidden, NotFound, Unauthorized
 from salesmigo.services.places import existing_camera
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Camera, CameraToken
@@ -52,4 +52,19 @@ def camera_for_token(runtime: Runtime, token: str | None) -> Camera:
         )
     if camera is None:
         raise Unauthorized("the camera token is not valid (unknown or revoked)")
+    return camera
+
+
+def camera_named_for_token(runtime: Runtime, camera_name: str, token: str | None) -> Camera:
+    """The camera ``camera_name``, if ``token`` is one of its live tokens.
+
+    Unauthorized for a missing, unknown or revoked token; NotFound for an unknown camera;
+    Forbidden for another camera's token.
+    """
+    camera = camera_for_token(runtime, token)
+    if camera.name != camera_name:
+        with runtime.sessions() as session:
+            if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
+                raise NotFound(f"camera {camera_name!r} does not exist")
+        raise Forbidden(f"this token belongs to camera {camera.name!r}, not {camera_name!r}")
     return camera

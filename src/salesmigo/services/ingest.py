@@ -29,8 +29,8 @@ from salesmigo.cameras.events import (
     VisitEvent,
 )
 from salesmigo.services import live
-from salesmigo.services.camera_tokens import camera_for_token
-from salesmigo.services.errors import Forbidden, InvalidInput, NotFound
+from salesmigo.services.camera_tokens import camera_named_for_token
+from salesmigo.services.errors import InvalidInput
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import (
     Camera,
@@ -60,12 +60,7 @@ def ingest_events(
     after a lost answer changes nothing. Two deliveries of one batch racing each other
     collide on the primary key; the loser retries and finds them all stored.
     """
-    camera = camera_for_token(runtime, token)
-    if camera.name != camera_name:
-        with runtime.sessions() as session:
-            if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
-                raise NotFound(f"camera {camera_name!r} does not exist")
-        raise Forbidden(f"this token belongs to camera {camera.name!r}, not {camera_name!r}")
+    camera = camera_named_for_token(runtime, camera_name, token)
     _check_roles(camera, batch.events)
     for attempt in range(2):
         try:

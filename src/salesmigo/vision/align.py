@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.vision.types import Frame
+from salesmigo.vision.types import Box, Frame
 
 # The public 112x112 ArcFace template that SFace was trained with, in the landmark order of
 # DetectedFace: subject's right eye, left eye, nose tip, right mouth corner, left mouth corner.
@@ -63,3 +65,24 @@ def align_face(frame: Frame, landmarks: NDArray[np.float32], size: int = TEMPLAT
         frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return np.asarray(aligned, dtype=np.uint8)
+
+
+class ContextCrop:
+    """A square crop centred on a face box, grown ``context`` times and resized to
+    ``side`` pixels (a landmark model sees the whole head at a size it handles well), and
+    the way back from crop pixels to frame pixels."""
+
+    def __init__(self, frame: Frame, box: Box, context: float, side: int) -> None:
+        half = max(box.width, box.height) * context / 2
+        if half <= 0:
+            raise ValueError("an empty face box has no crop")
+        self.scale = side / (2 * half)
+        centre_x, centre_y = box.x + box.width / 2, box.y + box.height / 2
+        self.offset = np.array([(half - centre_x) * self.scale, (half - centre_y) * self.scale])
+        matrix = np.array([[self.scale, 0.0, self.offset[0]], [0.0, self.scale, self.offset[1]]])
+        warped = cv2.warpAffine(frame, matrix, (side, side), borderMode=cv2.BORDER_REPLICATE)
+        self.image: Frame = np.asarray(warped, dtype=np.uint8)
+
+    def to_frame(self, points: NDArray[Any]) -> NDArray[np.float64]:
+        """(n, 2) crop pixel coordinates as frame pixel coordinates."""
+        return np.asarray((points - self.offset) / self.scale, dtype=np.float64)

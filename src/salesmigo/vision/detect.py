@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.vision.align import ContextCrop
 from salesmigo.vision.embedders import ModelUnavailableError, package_models_dir, require_file
 from salesmigo.vision.images import rgb_copy
 from salesmigo.vision.types import Box, DetectedFace, Frame
@@ -73,15 +74,10 @@ class YuNetLandmarks:
 
     def refine(self, frame: Frame, box: Box) -> NDArray[np.float32] | None:
         """(5, 2) ArcFace-order landmarks in frame pixels, or None if YuNet sees no face there."""
-        half = max(box.width, box.height) * self.CONTEXT / 2
-        scale = self.SIDE / (2 * half)
-        centre_x, centre_y = box.x + box.width / 2, box.y + box.height / 2
-        offset = np.array([(half - centre_x) * scale, (half - centre_y) * scale])
-        crop_matrix = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
-        crop = cv2.warpAffine(
-            frame, crop_matrix, (self.SIDE, self.SIDE), borderMode=cv2.BORDER_REPLICATE
-        )
-        _, found = self._yunet.detect(crop)
+        if max(box.width, box.height) <= 0:
+            return None
+        crop = ContextCrop(frame, box, self.CONTEXT, self.SIDE)
+        _, found = self._yunet.detect(crop.image)
         if found is None or len(found) == 0:
             return None
         # Rows: x, y, w, h, 5 landmark (x, y) pairs, score. Take the face nearest the centre;
@@ -91,8 +87,7 @@ class YuNetLandmarks:
         nearest = int(np.argmin(distances))
         if distances[nearest] > self.SIDE / self.CONTEXT / 2:
             return None
-        landmarks = (found[nearest, 4:14].reshape(5, 2) - offset) / scale
-        return np.asarray(landmarks, dtype=np.float32)
+        return np.asarray(crop.to_frame(found[nearest, 4:14].reshape(5, 2)), dtype=np.float32)
 
 
 def _clipped_box(

@@ -24,10 +24,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.vision.align import ContextCrop
 from salesmigo.vision.images import rgb_copy
 from salesmigo.vision.types import Box, Frame
 
@@ -79,17 +79,10 @@ class FaceMeshLandmarks:
     def landmarks(self, frame: Frame, box: Box) -> NDArray[np.float32] | None:
         """(468, 2) landmarks in frame pixels for the face in ``box``, or None if the mesh
         finds no face there (or only a neighbour whose centre lies outside ``box``)."""
-        half = max(box.width, box.height) * self.CONTEXT / 2
-        if half <= 0:
+        if max(box.width, box.height) <= 0:
             return None
-        scale = self.SIDE / (2 * half)
-        centre_x, centre_y = box.x + box.width / 2, box.y + box.height / 2
-        offset = np.array([(half - centre_x) * scale, (half - centre_y) * scale])
-        crop_matrix = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
-        crop = cv2.warpAffine(
-            frame, crop_matrix, (self.SIDE, self.SIDE), borderMode=cv2.BORDER_REPLICATE
-        )
-        rgb = rgb_copy(np.asarray(crop, dtype=np.uint8))
+        crop = ContextCrop(frame, box, self.CONTEXT, self.SIDE)
+        rgb = rgb_copy(np.asarray(crop.image, dtype=np.uint8))
         with self._lock:
             if self._closed:
                 raise RuntimeError("this face mesh has been closed")
@@ -97,7 +90,7 @@ class FaceMeshLandmarks:
         if not found:
             return None
         relative = np.array([(point.x, point.y) for point in found[0].landmark], dtype=np.float64)
-        points = (relative * self.SIDE - offset) / scale
+        points = crop.to_frame(relative * self.SIDE)
         if not _centre_inside(points, box):
             return None
         return np.asarray(points, dtype=np.float32)
