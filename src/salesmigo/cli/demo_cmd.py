@@ -32,6 +32,9 @@ def _instructions(base: str, store: DemoStore | None) -> str:
             "   (1 = entrance, 2 = shoes aisle; see /api/v1/cameras)"
         )
     lines.append(f"Live:       websocket {base.replace('http', 'ws')}/api/v1/ws/events")
+    lines.append(
+        f"Webcam:     {base}/camera?camera=entrance   (its token: salesmigo cameras token entrance)"
+    )
     lines.append("CLI:        salesmigo customers list   |   salesmigo identify PHOTO")
     return "\n".join(lines)
 
