@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.exact import TableBackedIndex, checked, exact_search
-from salesmigo.gallery.index import CustomerHit, IndexKind
+from salesmigo.gallery.index import CustomerHit, IndexKind, distinct_customers
 from salesmigo.gallery.kernels import (
     SPLIT_MIN_QUERIES,
     in_parallel,
@@ -42,7 +42,7 @@ from salesmigo.gallery.kernels import (
     split_queries,
     squared_distances,
 )
-from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
+from salesmigo.gallery.table import CustomerRows, TemplateTable
 
 SUB_VECTORS = 32
 CODE_BITS = 4
@@ -195,27 +195,21 @@ class FastScanIndex(TableBackedIndex):
         table = self._table
         if not len(proposed):
             return []
-        squared = squared_distances(table.vectors, query, proposed)
-        owners = table.customer_ids[proposed]
         wanted = max(k, SHORTLIST)
+        squared = squared_distances(table.vectors, query, proposed)
         few = min(len(squared), 4 * wanted)
         nearest = np.argpartition(squared, few - 1)[:few]
-        head = _distinct_head(owners[nearest[np.argsort(squared[nearest], kind="stable")]], wanted)
+        nearest = nearest[np.argsort(squared[nearest], kind="stable")]
+        head = distinct_customers(squared[nearest], proposed[nearest], table.customer_ids, wanted)
         if len(head) < wanted:  # one customer's many templates filled the head
-            head = _distinct_head(owners[np.argsort(squared, kind="stable")], wanted)
-        rows = self._customer_rows.rows_of(head)
-        if not len(rows):
-            return []
+            nearest = np.argsort(squared, kind="stable")
+            head = distinct_customers(
+                squared[nearest], proposed[nearest], table.customer_ids, wanted
+            )
+        rows = self._customer_rows.rows_of(np.array([h.customer_id for h in head], dtype=np.int64))
         squared = squared_distances(table.vectors, query, rows)
-        owners = table.customer_ids[rows]
-        order = np.lexsort((squared, owners))  # by customer, closest template first
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = owners[order][1:] != owners[order][:-1]
-        best = order[first]
-        ranked = best[np.argsort(squared[best], kind="stable")][:k]
-        return [
-            CustomerHit(int(owners[i]), float(np.sqrt(max(float(squared[i]), 0.0)))) for i in ranked
-        ]
+        order = np.argsort(squared, kind="stable")  # a customer's first row is its closest
+        return distinct_customers(squared[order], rows[order], table.customer_ids, k)
 
     # -- code upkeep -------------------------------------------------------------------
 
@@ -329,15 +323,6 @@ def _propose(shard: _Shard, queries: NDArray[np.float32], candidates: int) -> ND
     return rows.astype(np.int64, copy=False)
 
 
-def _distinct_head(owners: NDArray[np.int64], wanted: int) -> NDArray[np.int64]:
-    """The first ``wanted`` distinct live customers of ``owners``, in order."""
-    values, first = np.unique(owners, return_index=True)
-    keep = values != DEAD
-    values, first = values[keep], first[keep]
-    head: NDArray[np.int64] = values[np.argsort(first)][:wanted]
-    return head
-
-
 def _grown(array: NDArray[np.int64], size: int, fill: int) -> NDArray[np.int64]:
     if len(array) >= size:
         return array
@@ -346,4 +331,4 @@ def _grown(array: NDArray[np.int64], size: int, fill: int) -> NDArray[np.int64]:
     return grown
 
 
-__all__ = ["DEAD", "FastScanIndex"]
+__all__ = ["FastScanIndex"]
