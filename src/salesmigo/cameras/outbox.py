@@ -25,6 +25,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +133,19 @@ class Outbox:
             raise OutboxClosed(f"the outbox {self.path} is closed")
         return self._connection
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (the caller holds ``_lock``): committed when the block
+        ends, rolled back if it raises."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def put(self, event: CameraEvent) -> bool:
         """Queue `event`; committed to disk on return. False if its id was already queued.
 
@@ -179,9 +194,7 @@ class Outbox:
     def reject(self, seq: int, status: int | None, reason: str) -> bool:
         """Move the pending event `seq` to the dead letters; False if it is not pending."""
         with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 moved = db.execute(
                     "INSERT INTO dead_letters "
                     "(seq, event_id, body, queued_at, failed_at, status, reason) "
@@ -189,10 +202,6 @@ class Outbox:
                     (time.time(), status, reason, seq),
                 ).rowcount
                 db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._changed.notify_all()
             return moved == 1
 
@@ -214,9 +223,7 @@ class Outbox:
         order given); the seqs that were dead letters, in that order."""
         done: list[int] = []
         with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 for seq in seqs:
                     row = db.execute(
                         "SELECT event_id, body FROM dead_letters WHERE seq = ?", (seq,)
@@ -230,28 +237,17 @@ class Outbox:
                     )
                     db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
                     done.append(seq)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._changed.notify_all()
         return done
 
     def drop(self, seqs: list[int]) -> list[int]:
         """Delete dead letters for good; the seqs that were dead letters."""
         done: list[int] = []
-        with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for seq in seqs:
-                    deleted = db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
-                    if deleted.rowcount == 1:
-                        done.append(seq)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction() as db:
+            for seq in seqs:
+                deleted = db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+                if deleted.rowcount == 1:
+                    done.append(seq)
         return done
 
     def ack(self, up_to_seq: int) -> int:
