@@ -71,4 +71,4 @@ def server(data_dir: Path, database_url: str | None = None) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=60)  # a server stores its cameras' open visits as it stops

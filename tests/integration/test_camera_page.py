@@ -16,6 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.integration.servers import server as running_server
 from tests.integration.servers import start_server, wait_for
 from tests.integration.streaming import (
     THUMBS_UP_VIDEO,
@@ -41,12 +42,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("camera-page") / "server"
-    process, base = start_server(data_dir)
-    try:
+    with running_server(data_dir) as base:
         yield Server(base, data_dir)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def closed(socket: ClientConnection) -> tuple[int | None, str | None]:

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.integration.fake_camera import CHROMIUM_ARGS, chromium, write_y4m
-from tests.integration.servers import start_server
+from tests.integration.servers import server as running_server
 from tests.integration.streaming import THUMBS_UP_VIDEO, query, register_camera
 
 pytestmark = pytest.mark.integration
@@ -53,12 +53,8 @@ def chromium_path() -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("camera-page-browser") / "server"
-    process, base = start_server(data_dir)
-    try:
+    with running_server(data_dir) as base:
         yield Server(base, data_dir)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
