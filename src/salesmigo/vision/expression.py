@@ -1,22 +1,14 @@
-"""Seven facial expressions from face-api.js's FaceExpressionNet, run in numpy.
+"""Seven facial expressions from face-api.js's FaceExpressionNet, run by ONNX Runtime.
 
-This is the network the 2022 prototype ran in the browser, ported layer by layer. Its
-weights (TF.js format, MIT, from the npm package ``@vladmandic/face-api``) are installed by
-``salesmigo models fetch`` and read from disk here. Given the same crop and the "tfjs"
-resampling, the port gives face-api.js's probabilities to within 1e-5 (checked against
-face-api.js 1.7.15 itself on the public test images; see the integration tests).
+This is the network the 2022 prototype ran in the browser. Its weights (TF.js format, MIT,
+from the npm package ``@vladmandic/face-api``) are installed by ``salesmigo models fetch``,
+read from disk here and assembled into an ONNX graph in memory (vision.expression_graph
+describes the layers). Given the same crop and the "tfjs" resampling, it gives face-api.js's
+probabilities to within 1e-5 (checked against face-api.js 1.7.15 itself on the public test
+images; see the integration tests).
 
-The network, as face-api.js defines it (FaceFeatureExtractor + a fully connected layer):
-
-- input: the face crop padded with black to a centred square, resized to 112 x 112, RGB,
-  minus the mean colour (122.782, 117.001, 104.298), divided by 255;
-- four dense blocks (32, 64, 128, 256 channels). A block's first convolution has stride 2
-  (a plain 3x3 convolution in the first block, a depthwise-separable one in the others);
-  the next three are depthwise-separable with stride 1 and each takes the ReLU of the sum
-  of all earlier outputs of its block; the block returns the ReLU of the sum of all four.
-  Convolutions pad like TensorFlow's "same": with stride 2 on an even size the one padding
-  row and column go after the image (bottom, right), none before;
-- 7 x 7 average pooling to 256 features, a fully connected layer to 7 logits, softmax.
+The input: the face crop padded with black to a centred square, resized to 112 x 112, RGB,
+minus the mean colour (122.782, 117.001, 104.298), divided by 255.
 
 The crop. The prototype ran ``detectAllFaces().withFaceLandmarks().withFaceExpressions()``.
 After landmarks, face-api.js hands the expression net the face's ``alignedRect``:
@@ -55,8 +47,8 @@ centres ("tfjs", kept to check the port exactly). On the public set: 39 and 38 o
 same within noise; OpenCV's area averaging, the textbook way to shrink, also gives 39 but
 costs up to 1 ms on large faces.
 
-About 45 M multiply-adds per face: ~4-5 ms on one core of a server CPU, crop included;
-FaceMesh adds ~4 ms per face.
+About 45 M multiply-adds per face: about 1.2 ms on one core of this project's Xeon (the
+earlier numpy port took 10-15), plus the crop; FaceMesh adds 4-8 ms per face.
 """
 
 from __future__ import annotations
@@ -70,14 +62,21 @@ from typing import Literal, Protocol
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import onnxruntime
 from numpy.typing import NDArray
 
 from salesmigo.vision.align import align_face
 from salesmigo.vision.embedders import ModelUnavailableError
+from salesmigo.vision.expression_graph import (
+    INPUT_NAME,
+    INPUT_SIZE,
+    OUTPUT_NAME,
+    expected_shapes,
+    expression_model,
+)
 from salesmigo.vision.face_mesh import outline_box
 from salesmigo.vision.tfjs import TfjsFormatError, read_weights
-from salesmigo.vision.types import Box, DetectedFace, Frame
+from salesmigo.vision.types import Box, DetectedFace, ExpressionCrop, Frame
 from salesmigo.vision.weights import (
     FACE_EXPRESSION,
     FACE_EXPRESSION_MANIFEST,
@@ -97,7 +96,6 @@ EXPRESSION_LABELS: tuple[str, ...] = (
     "disgusted",
     "surprised",
 )
-INPUT_SIZE = 112
 MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float32)
 
 # face-api.js's FaceLandmarks.align() default: the landmarks' bounding box grows by this
@@ -107,16 +105,9 @@ LANDMARK_PADDING = 0.2
 BOX_SHIFT = 0.05
 
 Float32Array = NDArray[np.float32]
-# "landmarks" needs FaceMesh; the other two need only what the face detector gives.
-CropMode = Literal["landmarks", "box", "aligned"]
+CropMode = ExpressionCrop  # "landmarks" needs FaceMesh; the others only the detector's face
 DetectorCrop = Literal["box", "aligned"]
 Resampling = Literal["bilinear", "tfjs"]
-
-_BLOCKS = ("dense0", "dense1", "dense2", "dense3")
-_CHANNELS = (32, 64, 128, 256)
-# Blocks whose (large) feature maps are held as (C, H, W) planes and convolved channel by
-# channel with OpenCV; the later, small maps with many channels are (H, W, C) in numpy.
-_PLANAR_BLOCKS = frozenset({"dense0", "dense1"})
 
 
 def softmax(logits: Float32Array) -> Float32Array:
@@ -126,92 +117,25 @@ def softmax(logits: Float32Array) -> Float32Array:
     return np.asarray(exp / exp.sum(axis=-1, keepdims=True), dtype=np.float32)
 
 
-def _depthwise_planar(x: Float32Array, kernel: Float32Array, stride: int) -> Float32Array:
-    """3x3 depthwise convolution, "same", of a (C, H, W) map; kernel (3, 3, C).
-
-    OpenCV's filter2D centres the kernel with zero borders, i.e. pads one pixel on every
-    side. That is TensorFlow's "same" for stride 1; for stride 2 on an even size TensorFlow
-    pads only after, so its output i is centred on input 2i + 1: the odd rows and columns.
-    """
-    out = np.empty_like(x)
-    for channel in range(x.shape[0]):
-        cv2.filter2D(
-            x[channel],
-            -1,
-            kernel[:, :, channel],
-            dst=out[channel],
-            borderType=cv2.BORDER_CONSTANT,
-        )
-    if stride == 2:
-        if x.shape[1] % 2 or x.shape[2] % 2:
-            raise ValueError(f"stride 2 needs an even feature map, got {x.shape[1:]}")
-        return np.ascontiguousarray(out[:, 1::2, 1::2])
-    return out
-
-
-def _pad_same_channels_last(x: Float32Array, stride: int) -> Float32Array:
-    """(H, W, C) padded for a 3x3 kernel the way TensorFlow's "same" pads."""
-    height, width, channels = x.shape
-    if stride == 1:
-        padded = np.zeros((height + 2, width + 2, channels), dtype=np.float32)
-        padded[1:-1, 1:-1] = x
-        return padded
-    pad_h = max((math.ceil(height / stride) - 1) * stride + 3 - height, 0)
-    pad_w = max((math.ceil(width / stride) - 1) * stride + 3 - width, 0)
-    top, left = pad_h // 2, pad_w // 2
-    padded = np.zeros((height + pad_h, width + pad_w, channels), dtype=np.float32)
-    padded[top : top + height, left : left + width] = x
-    return padded
-
-
-def _windows3x3(padded: Float32Array, stride: int) -> Float32Array:
-    """(H', W', 3, 3, C) view of every 3x3 window of a padded (H, W, C) map, at ``stride``."""
-    channels = padded.shape[2]
-    windows = sliding_window_view(padded, (3, 3, channels))[:, :, 0]
-    return np.asarray(windows[::stride, ::stride], dtype=np.float32)
-
-
-def _depthwise_channels_last(x: Float32Array, kernel: Float32Array, stride: int) -> Float32Array:
-    """3x3 depthwise convolution, "same", of an (H, W, C) map; kernel (3, 3, C)."""
-    padded = _pad_same_channels_last(x, stride)
-    windows = _windows3x3(padded, stride)
-    return np.asarray(np.einsum("hwijc,ijc->hwc", windows, kernel), dtype=np.float32)
-
-
-def _conv3x3_stride2(x: Float32Array, filters: Float32Array, bias: Float32Array) -> Float32Array:
-    """The first layer: a full 3x3 convolution, stride 2, "same"; (H, W, 3) -> (C, H/2, W/2)."""
-    windows = _windows3x3(_pad_same_channels_last(x, 2), 2)
-    out_h, out_w = windows.shape[:2]
-    # Rows in (dy, dx, c) order: the row-major order of the HWIO filter's first three axes.
-    rows = windows.reshape(out_h * out_w, -1)
-    out = filters.reshape(-1, filters.shape[-1]).T @ rows.T
-    out += bias[:, np.newaxis]
-    return np.asarray(out.reshape(-1, out_h, out_w), dtype=np.float32)
-
-
 class FaceExpressionNet:
-    """The network with its weights (names as in the TF.js manifest); stateless after init."""
+    """The network with its weights (names as in the TF.js manifest), as an ONNX Runtime
+    session (vision.expression_graph); safe to call from several threads at once.
+
+    One intra-op thread: a face is too little work to share, and the camera workers and
+    mediapipe already keep both cores busy.
+    """
 
     def __init__(self, weights: Mapping[str, Float32Array]) -> None:
         self._check_shapes(weights)
-        self._filters = np.ascontiguousarray(weights["dense0/conv0/filters"], dtype=np.float32)
-        self._bias0 = np.ascontiguousarray(weights["dense0/conv0/bias"], dtype=np.float32)
-        # prefix -> (depthwise kernel (3, 3, C), pointwise (C_in, C_out), bias (C_out,))
-        self._separable: dict[str, tuple[Float32Array, Float32Array, Float32Array]] = {}
-        for block in _BLOCKS:
-            for index in range(4):
-                prefix = f"{block}/conv{index}"
-                if prefix == "dense0/conv0":
-                    continue
-                depthwise = weights[f"{prefix}/depthwise_filter"][:, :, :, 0]
-                pointwise = weights[f"{prefix}/pointwise_filter"][0, 0]
-                self._separable[prefix] = (
-                    np.ascontiguousarray(depthwise, dtype=np.float32),
-                    np.ascontiguousarray(pointwise, dtype=np.float32),
-                    np.ascontiguousarray(weights[f"{prefix}/bias"], dtype=np.float32),
-                )
-        self._fc_weights = np.ascontiguousarray(weights["fc/weights"], dtype=np.float32)
-        self._fc_bias = np.ascontiguousarray(weights["fc/bias"], dtype=np.float32)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: no start-up chatter on stderr
+        self._session = onnxruntime.InferenceSession(
+            expression_model(weights).SerializeToString(),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
 
     @classmethod
     def from_manifest(cls, manifest: Path) -> FaceExpressionNet:
@@ -220,22 +144,7 @@ class FaceExpressionNet:
     @staticmethod
     def expected_shapes() -> dict[str, tuple[int, ...]]:
         """Every tensor the network needs, by its TF.js name."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        channels_in = 3
-        for block, channels in zip(_BLOCKS, _CHANNELS, strict=True):
-            for index in range(4):
-                prefix = f"{block}/conv{index}"
-                source = channels_in if index == 0 else channels
-                if prefix == "dense0/conv0":
-                    shapes[f"{prefix}/filters"] = (3, 3, 3, channels)
-                else:
-                    shapes[f"{prefix}/depthwise_filter"] = (3, 3, source, 1)
-                    shapes[f"{prefix}/pointwise_filter"] = (1, 1, source, channels)
-                shapes[f"{prefix}/bias"] = (channels,)
-            channels_in = channels
-        shapes["fc/weights"] = (_CHANNELS[-1], len(EXPRESSION_LABELS))
-        shapes["fc/bias"] = (len(EXPRESSION_LABELS),)
-        return shapes
+        return expected_shapes()
 
     @classmethod
     def _check_shapes(cls, weights: Mapping[str, Float32Array]) -> None:
@@ -248,51 +157,13 @@ class FaceExpressionNet:
                     f"the expression tensor {name!r} has shape {found.shape}, expected {shape}"
                 )
 
-    def _separable_conv(
-        self, x: Float32Array, prefix: str, stride: int, planar: bool
-    ) -> Float32Array:
-        """Depthwise 3x3 then pointwise 1x1 plus bias; x is (C, H, W) if planar else (H, W, C)."""
-        depthwise, pointwise, bias = self._separable[prefix]
-        if planar:
-            mixed = _depthwise_planar(x, depthwise, stride)
-            channels, height, width = mixed.shape
-            out = pointwise.T @ mixed.reshape(channels, height * width)
-            out += bias[:, np.newaxis]
-            return np.asarray(out.reshape(-1, height, width), dtype=np.float32)
-        mixed = _depthwise_channels_last(x, depthwise, stride)
-        height, width, channels = mixed.shape
-        out = mixed.reshape(height * width, channels) @ pointwise
-        out += bias
-        return np.asarray(out.reshape(height, width, -1), dtype=np.float32)
-
-    def _block(self, x: Float32Array, block: str) -> Float32Array:
-        planar = block in _PLANAR_BLOCKS
-        if block == "dense0":
-            out1 = _conv3x3_stride2(x, self._filters, self._bias0)
-        else:
-            out1 = self._separable_conv(x, f"{block}/conv0", 2, planar)
-        np.maximum(out1, 0.0, out=out1)
-        total = out1 + self._separable_conv(out1, f"{block}/conv1", 1, planar)
-        total += self._separable_conv(np.maximum(total, 0.0), f"{block}/conv2", 1, planar)
-        total += self._separable_conv(np.maximum(total, 0.0), f"{block}/conv3", 1, planar)
-        return np.maximum(total, 0.0, out=total)
-
-    def _logits_one(self, image: Float32Array) -> Float32Array:
-        x = self._block(image, "dense0")  # (C, H, W) from here: large maps
-        x = self._block(x, "dense1")
-        x = np.ascontiguousarray(x.transpose(1, 2, 0))  # (H, W, C): small maps
-        x = self._block(x, "dense2")
-        x = self._block(x, "dense3")
-        # 7x7 average pooling with stride 2, "valid", on the 7x7 map: one mean per channel.
-        features = x.mean(axis=(0, 1), dtype=np.float32)
-        return np.asarray(features @ self._fc_weights + self._fc_bias, dtype=np.float32)
-
     def logits(self, batch: Float32Array) -> Float32Array:
         """(N, 7) logits for a normalised (N, 112, 112, 3) RGB batch (see preprocess)."""
         if batch.ndim != 4 or batch.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(f"expected an (N, 112, 112, 3) batch, got {batch.shape}")
-        images = np.asarray(batch, dtype=np.float32)
-        return np.stack([self._logits_one(image) for image in images]).astype(np.float32)
+        planes = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+        (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: planes})
+        return np.asarray(logits, dtype=np.float32)
 
     def probabilities(self, batch: Float32Array) -> Float32Array:
         """(N, 7) class probabilities, in EXPRESSION_LABELS order."""

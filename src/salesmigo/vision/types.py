@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,6 +11,9 @@ from numpy.typing import NDArray
 # An image as OpenCV holds it: height x width x 3, uint8, BGR channel order.
 Frame = NDArray[np.uint8]
 Vector = NDArray[np.float32]
+# Which part of the frame the expression network reads for a face (vision.expression):
+# "landmarks" needs FaceMesh; "box" and "aligned" need only what the face detector gives.
+ExpressionCrop = Literal["landmarks", "box", "aligned"]
 
 
 @dataclass(frozen=True)
