@@ -50,27 +50,30 @@ def main(
     import cv2
     from threadpoolctl import threadpool_limits
 
+    from salesmigo.cameras.configured import configured_pipeline
+    from salesmigo.config import Settings
     from salesmigo.evaluation.frame_cost import BUDGET_MS, measure_frame_cost
-    from salesmigo.vision.detect import MediapipeFaceDetector
-    from salesmigo.vision.expression import ExpressionClassifier
     from salesmigo.vision.gestures import classify
-    from salesmigo.vision.hands import HandDetector
     from salesmigo.vision.images import load_image
 
     cv2.setNumThreads(1)
     path = image if image is not None else TESTDATA / DEFAULT_IMAGE
     frame = load_image(path, max_bytes=50 * 1024 * 1024, max_pixels=100_000_000)
-    with (
-        threadpool_limits(limits=1),
-        MediapipeFaceDetector() as detector,
-        HandDetector() as hands,
-    ):
-        expressions = ExpressionClassifier()
+    with threadpool_limits(limits=1):
+        # An aisle camera's own models, as the configured settings set them up.
+        pipeline = configured_pipeline(Settings(), lambda faces: [], role="aisle", camera="bench")
+        detector, expressions, hands = pipeline.detector, pipeline.expressions, pipeline.hands
+        if expressions is None or hands is None:
+            raise SystemExit("an aisle camera's pipeline came without expressions or hands")
         try:
             cost = measure_frame_cost(frame, detector, expressions, hands, classify, passes=passes)
         finally:
-            expressions.close()
-    result = {"image": str(path), "frame": f"{frame.shape[1]}x{frame.shape[0]}", "cpu": pinned}
+            pipeline.close()
+    result: dict[str, object] = {
+        "image": str(path),
+        "frame": f"{frame.shape[1]}x{frame.shape[0]}",
+        "cpu": pinned,
+    }
     result.update(cost.as_dict())
     if as_json:
         print(json.dumps(result))
@@ -80,7 +83,7 @@ def main(
     print(f"{'per frame, ms':34} " + " ".join(f"{name:>11}" for name in header))
     stages = [
         ("face detection (baseline)", "detection"),
-        ("expression (FaceMesh, crop, net)", "expression"),
+        ("expression (crop, network)", "expression"),
         ("gestures (Hands, rules)", "gestures"),
         ("expression + gestures", "added"),
     ]

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from salesmigo.vision.types import ExpressionCrop
+
 ENV_PREFIX = "SALESMIGO_"
 ENV_NESTED_DELIMITER = "__"
 
@@ -74,6 +76,12 @@ class VisionSettings(BaseModel):
     max_hands: int = Field(default=2, ge=1, le=8, description="Hands looked for per frame.")
     hand_model_complexity: Literal[0, 1] = Field(
         default=0, description="mediapipe Hands: 0 lite (about 11 ms), 1 full (about 30 ms)."
+    )
+    camera_expression_crop: ExpressionCrop = Field(
+        default="box",
+        description="The face crop the expression network reads on camera streams: box (the "
+        "detector's box; 4-8 ms a face cheaper) or landmarks (FaceMesh's outline, as face-api.js "
+        "cropped; what photos and `eval expressions` use). Both read the public set alike.",
     )
     gesture_min_frames: int = Field(
         default=3, ge=1, description="A gesture must show in this many of the last frames..."

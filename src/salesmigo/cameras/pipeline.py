@@ -53,7 +53,7 @@ from salesmigo.vision.gestures import Gesture, classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.smoothing import TrackSmoothers
-from salesmigo.vision.types import Box, DetectedFace, Frame, Vector
+from salesmigo.vision.types import Box, DetectedFace, ExpressionCrop, Frame, Vector
 
 logger = logging.getLogger(__name__)
 
@@ -242,11 +242,13 @@ class CameraPipeline:
         embedding_model: str = "sface",
         hand_model_complexity: Literal[0, 1] = 0,
         max_hands: int = 2,
+        expression_crop: ExpressionCrop = "box",
         on_event: EventSink | None = None,
     ) -> CameraPipeline:
         """The default models: BlazeFace (YuNet landmarks only for faces being embedded),
-        ``embedding_model``, and for aisle / fitting-room cameras FaceExpressionNet and
-        mediapipe Hands in video mode (tracking hands between frames, no padded retry).
+        ``embedding_model``, and for aisle / fitting-room cameras FaceExpressionNet on
+        ``expression_crop`` and mediapipe Hands in video mode (tracking hands between
+        frames, no padded retry).
         """
         from salesmigo.vision.detect import MediapipeFaceDetector, YuNetLandmarks
         from salesmigo.vision.embedders import create_embedder
@@ -258,7 +260,7 @@ class CameraPipeline:
             from salesmigo.vision.expression import ExpressionClassifier
             from salesmigo.vision.hands import HandDetector
 
-            expressions = ExpressionClassifier(models_root)
+            expressions = ExpressionClassifier(models_root, crop=expression_crop)
             hands = HandDetector(
                 max_num_hands=max_hands,
                 static_image_mode=False,

@@ -27,7 +27,7 @@ from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import JsonFlag, console, errors, fail, print_json
 
 if TYPE_CHECKING:
-    from salesmigo.cameras.pipeline import CameraPipeline, Event
+    from salesmigo.cameras.pipeline import Event
     from salesmigo.cameras.sources import SourceFrame, StreamSource, UsbSource, VideoFileSource
     from salesmigo.cameras.worker import CameraWorker, WorkerStats
 
@@ -198,7 +198,7 @@ def _run(
     as_json: bool,
 ) -> None:
     from salesmigo.cameras.annotate import AnnotatedVideoWriter, pipeline_labels
-    from salesmigo.cameras.pipeline import CameraPipeline, PipelineSettings
+    from salesmigo.cameras.configured import configured_pipeline
     from salesmigo.cameras.sources import VideoFileSource
     from salesmigo.cameras.worker import CameraWorker
 
@@ -214,16 +214,11 @@ def _run(
             lost.append(f"{event.type} {event.id}: {error}")
             raise
 
-    chosen = cli_settings().cameras
-    settings = PipelineSettings(
-        role=role.value,
-        camera=camera,
-        arrival_window=chosen.arrival_window_seconds,
-        visit_period=chosen.visit_period_seconds,
-    )
     # Progress and status go to stderr, so that --json leaves stdout to the summary.
     with errors.status("loading models"):
-        pipeline: CameraPipeline = CameraPipeline.with_models(identify, settings, on_event=on_event)
+        pipeline = configured_pipeline(
+            cli_settings(), identify, role=role.value, camera=camera, on_event=on_event
+        )
     fps = source.fps if isinstance(source, VideoFileSource) else 25.0
     writer = AnnotatedVideoWriter(annotate, fps=fps) if annotate else None
     write_lock = threading.Lock()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.types import DetectedFace, Frame
@@ -29,7 +30,7 @@ class FaceFinder(Protocol):
 
 
 class ExpressionReader(Protocol):
-    def read(self, frame: Frame, face: DetectedFace) -> dict[str, float]: ...
+    def probabilities(self, frame: Frame, face: DetectedFace) -> NDArray[np.float32]: ...
 
 
 class HandFinder(Protocol):
@@ -141,7 +142,7 @@ def measure_frame_cost(
         largest = detector.detect(frame)[:1]  # detectors return faces largest first
         marks.append(_clocks())
         for face in largest:
-            expressions.read(frame, face)
+            expressions.probabilities(frame, face)
         marks.append(_clocks())
         for hand in hands.detect(frame):
             classify(hand)

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import Any, cast, get_args
 
 from salesmigo.cameras.annotate import pipeline_labels
+from salesmigo.cameras.configured import configured_pipeline
 from salesmigo.cameras.events import EventBatch
 from salesmigo.cameras.frame_report import StreamStats, frame_report, rejected_report
-from salesmigo.cameras.pipeline import CameraPipeline, Event, PipelineSettings, Role
+from salesmigo.cameras.pipeline import CameraPipeline, Event, Role
 from salesmigo.cameras.sources import PushedFrameSource, SourceFrame
 from salesmigo.cameras.worker import CameraWorker
 from salesmigo.services.camera_tokens import camera_named_for_token
@@ -94,25 +95,15 @@ class CameraStream:
 
     def start(self) -> None:
         settings = self.runtime.settings
-        vision = settings.vision
         # A prefix per connection keeps the track ids of two sessions of one camera apart.
         prefix = f"{self.camera.name[:_TRACK_PREFIX_CHARS]}-{uuid.uuid4().hex[:6]}-"
         if self.camera.role not in get_args(Role):
             raise Conflict(f"camera {self.camera.name!r} has a role no pipeline knows")
-        pipeline = CameraPipeline.with_models(
+        pipeline = configured_pipeline(
+            settings,
             self._identifier,
-            PipelineSettings(
-                role=cast(Role, self.camera.role),
-                camera=self.camera.name,
-                min_face_size=vision.min_face_size,
-                min_detection_score=vision.min_detection_score,
-                gesture_min_frames=vision.gesture_min_frames,
-                gesture_window=vision.gesture_window,
-            ),
-            models_root=settings.models_dir,
-            embedding_model=settings.recognition.default_model,
-            hand_model_complexity=vision.hand_model_complexity,
-            max_hands=vision.max_hands,
+            role=cast(Role, self.camera.role),
+            camera=self.camera.name,
             on_event=self._store,
         )
         pipeline.tracker.prefix = prefix  # ids of tracks started from now on

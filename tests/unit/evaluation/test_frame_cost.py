@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from salesmigo.evaluation.frame_cost import BUDGET_MS, Spread, StageTimes, measure_frame_cost
 from salesmigo.vision.hands import Hand
@@ -30,9 +31,9 @@ class _Expressions:
     def __init__(self) -> None:
         self.read_faces: list[DetectedFace] = []
 
-    def read(self, frame: Frame, face: DetectedFace) -> dict[str, float]:
+    def probabilities(self, frame: Frame, face: DetectedFace) -> NDArray[np.float32]:
         self.read_faces.append(face)
-        return {"neutral": 1.0}
+        return np.ones(1, np.float32)
 
 
 class _Hands:
