@@ -24,6 +24,7 @@ Identification is injected (``identify``): this module never touches the databas
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.cameras.embed_lane import EmbeddingLane
 from salesmigo.cameras.events import (
     ExpressionEvent,
     GestureEvent,
@@ -96,8 +98,9 @@ class PipelineSettings:
     min_quality: float = 0.05
     embed_every: int = 3
     # Until a track's first identification: its first faces, closer together, so that the
-    # first vote lands inside the arrival window (frames 0 and 2: 80 ms at 25 fps).
-    first_embed_every: int = 2
+    # first vote lands inside the arrival window (frames 0 and 1, collected by frame 2 from
+    # the embedding lane: 80 ms at 25 fps).
+    first_embed_every: int = 1
     max_embeddings: int = 8  # per undecided track
     # Embedding costs ten detections: one per frame at most, so that a group walking in
     # together does not stall the camera, and every arrival is reported within about one
@@ -231,6 +234,10 @@ class CameraPipeline:
             self.settings.gesture_min_frames, self.settings.gesture_window
         )
         self._last_hands_frame: int | None = None
+        # Embeddings run beside the loop, one frame behind it (cameras.embed_lane); the
+        # tracker's in-line ones share the models with the lane, hence the lock.
+        self._embed_lock = threading.Lock()
+        self._lane = EmbeddingLane(self._descriptor, name=self.settings.camera)
 
     @classmethod
     def with_models(
@@ -335,6 +342,7 @@ class CameraPipeline:
             self._publish(early)
         else:
             early = []
+        self._collect_embeddings()
 
         budget = self.settings.max_embeddings_per_frame
         # Tracks with the fewest faces first: the budget goes where identity is least known.
@@ -364,6 +372,7 @@ class CameraPipeline:
 
     def flush(self) -> list[Event]:
         """End every track (the source ended or the worker stops): their last visits."""
+        self._collect_embeddings()
         events: list[Event] = []
         for track in self.tracker.end_all():
             events += self._end(track)
@@ -391,16 +400,32 @@ class CameraPipeline:
         return detection.box.width >= self.settings.min_face_size
 
     def _embed(self, image: Frame, detection: DetectedFace) -> Vector:
+        """One face's descriptor, in line (the tracker needs it for this frame)."""
         started = time.perf_counter()
-        if self.refiner is not None:
-            landmarks = self.refiner.refine(image, detection.box)
-            if landmarks is not None:
-                detection = DetectedFace(detection.box, detection.score, landmarks)
-        embedding = self.embedder.embed(image, detection)
-        vector = getattr(embedding, "vector", embedding)
+        vector = self._descriptor(image, detection)
         self.stats.embeddings += 1
         self._timed("embed", started)
+        return vector
+
+    def _descriptor(self, image: Frame, detection: DetectedFace) -> Vector:
+        """Refined landmarks, then the embedding; from the frame loop or the lane's thread."""
+        with self._embed_lock:
+            if self.refiner is not None:
+                landmarks = self.refiner.refine(image, detection.box)
+                if landmarks is not None:
+                    detection = DetectedFace(detection.box, detection.score, landmarks)
+            embedding = self.embedder.embed(image, detection)
+        vector = getattr(embedding, "vector", embedding)
         return np.asarray(vector, dtype=np.float32).reshape(-1)
+
+    def _collect_embeddings(self) -> None:
+        """The previous frame's faces from the lane into their tracks (waiting for them)."""
+        keep = self.settings.tracker.keep_faces
+        for face in self._lane.collect():
+            self.stats.embeddings += 1
+            self.stats.stage_seconds["embed"] += face.seconds
+            self.stats.stage_calls["embed"] += 1
+            face.track.add_face(face.vector, face.quality, face.frame_index, keep)
 
     def _maybe_embed(
         self,
@@ -413,7 +438,8 @@ class CameraPipeline:
         cache: dict[int, Vector],
         may_embed: bool,
     ) -> bool:
-        """Keep this face for the track's vote if it is worth it; True if it was embedded now.
+        """Keep this face for the track's vote if it is worth it; True if it costs an
+        embedding (sent to the lane, the track gets it at the next frame).
 
         A face the tracker embedded already (``cache``) is free; another is embedded only
         when ``may_embed`` (the frame's budget is not spent).
@@ -439,14 +465,14 @@ class CameraPipeline:
         poor = quality < self.settings.min_quality or quality <= track.worst_kept_quality(keep)
         if poor and not state.identity.decided(self.settings.vote):
             return False
-        vector = cache.get(i)
-        embedded = vector is None
-        if vector is None:
-            vector = self._embed(image, detection)
-            state.embeddings += 1
         state.last_embed_frame = index
-        track.add_face(vector, quality, index, keep)
-        return embedded
+        vector = cache.get(i)
+        if vector is not None:
+            track.add_face(vector, quality, index, keep)
+            return False
+        self._lane.submit(image, detection, track, quality, index)
+        state.embeddings += 1
+        return True
 
     def _observe(
         self, image: Frame, index: int, present: list[tuple[DetectedFace, Track]]

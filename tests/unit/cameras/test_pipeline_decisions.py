@@ -122,8 +122,8 @@ def test_voter_rejects_a_wrong_number_of_results() -> None:
         (False, 0, None, 0, False, True),
         (False, 1, 10, 12, False, False),  # embed_every 3
         (False, 1, 10, 13, False, True),
-        (False, 1, 10, 11, True, False),  # before the first vote: first_embed_every 2
-        (False, 1, 10, 12, True, True),
+        (False, 1, 10, 10, True, False),  # before the first vote: first_embed_every 1
+        (False, 1, 10, 11, True, True),
         (False, 8, 10, 20, False, False),  # max_embeddings
         (True, 3, 10, 100, False, False),  # decided: only refresh
         (True, 3, 10, 160, False, True),
@@ -212,7 +212,8 @@ def test_an_entrance_reports_a_known_customer_early_and_their_dwell_at_the_end()
     arrival, departure = events
     assert isinstance(arrival, VisitArrivalEvent)
     assert isinstance(departure, VisitDepartureEvent)
-    # Faces of frames 5 and 7 (first_embed_every 2) settle the vote: reported at once.
+    # Faces of frames 5 and 6 (first_embed_every 1), each taken from the embedding lane at
+    # the next frame, settle the vote at frame 7: reported at once.
     assert published_at[0] == 7
     assert arrival.customer_id == departure.customer_id == 42
     assert arrival.visit_id == departure.visit_id
