@@ -98,15 +98,6 @@ def test_several_faces_in_a_group_photo_largest_first(
         assert right_eye[0] < left_eye[0]  # subject's right eye is on the image's left
 
 
-def test_a_camera_detector_without_the_padded_retry_finds_the_same_faces_in_a_scene(
-    testdata: Path, detector: MediapipeFaceDetector
-) -> None:
-    frame = _read(testdata / "face-api.js/examples/images/bbt4.jpg")
-    with MediapipeFaceDetector(padded_retry=False) as camera:
-        found = camera.detect(frame)
-    assert [f.box for f in found] == [f.box for f in detector.detect(frame)]
-
-
 def test_no_face_in_a_blank_frame(detector: MediapipeFaceDetector) -> None:
     assert detector.detect(np.full((240, 320, 3), 127, dtype=np.uint8)) == []
 

@@ -275,7 +275,7 @@ class CameraPipeline:
                 retry=False,
             )
         return cls(
-            MediapipeFaceDetector(refine_landmarks=False, padded_retry=False),
+            MediapipeFaceDetector(refine_landmarks=False),
             create_embedder(embedding_model),
             identify,
             settings,

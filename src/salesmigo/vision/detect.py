@@ -103,21 +103,14 @@ def _clipped_box(
 class MediapipeFaceDetector:
     """BlazeFace full-range, then short-range, then short-range on a padded copy.
 
-    Each stage runs only if the previous one found nothing, so a frame with a face costs
-    one inference and a frame without one three. ``padded_retry`` can be turned off for
-    camera streams: the padded copy is for photos cropped tightly round a face, which a
-    camera's scene never is, and it made every empty frame of a camera cost a third more.
-    With ``refine_landmarks`` each face's landmarks come from YuNet (see YuNetLandmarks),
-    falling back to BlazeFace's keypoints where YuNet finds nothing.
+    Each stage runs only if the previous one found nothing, so a typical camera frame costs
+    one inference. With ``refine_landmarks`` each face's landmarks come from YuNet (see
+    YuNetLandmarks), falling back to BlazeFace's keypoints where YuNet finds nothing.
     Mediapipe graphs are not thread-safe: one lock serialises their use.
     """
 
     def __init__(
-        self,
-        min_confidence: float = MEDIAPIPE_MIN_CONFIDENCE,
-        *,
-        refine_landmarks: bool = True,
-        padded_retry: bool = True,
+        self, min_confidence: float = MEDIAPIPE_MIN_CONFIDENCE, *, refine_landmarks: bool = True
     ) -> None:
         # Imported here so that importing the vision package does not load mediapipe's
         # native libraries (and its protobuf warnings) until a detector is really needed.
@@ -134,7 +127,6 @@ class MediapipeFaceDetector:
             model_selection=0, min_detection_confidence=min_confidence
         )
         self._closed = False
-        self._padded_retry = padded_retry
         self._refiner: YuNetLandmarks | None = None
         if refine_landmarks:
             try:
@@ -153,7 +145,7 @@ class MediapipeFaceDetector:
             faces = self._run(self._full_range, rgb, 0, 0, width, height)
             if not faces:
                 faces = self._run(self._short_range, rgb, 0, 0, width, height)
-            if not faces and self._padded_retry:
+            if not faces:
                 pad_x, pad_y = round(width * PAD_FRACTION), round(height * PAD_FRACTION)
                 # Replicate or black borders both found all 94 test crops; replicate adds
                 # no hard artificial edge next to the face.
