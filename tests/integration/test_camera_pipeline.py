@@ -10,11 +10,15 @@ import cv2
 import pytest
 
 from salesmigo.cameras.annotate import AnnotatedVideoWriter, pipeline_labels
+from salesmigo.cameras.configured import configured_pipeline
 from salesmigo.cameras.events import GestureEvent, VisitArrivalEvent, VisitDepartureEvent
 from salesmigo.cameras.identity_vote import IdentifyResult
 from salesmigo.cameras.pipeline import CameraPipeline, Event, PipelineSettings, Role
 from salesmigo.cameras.sources import SourceFrame, VideoFileSource
 from salesmigo.cameras.worker import CameraWorker, WorkerStats
+from salesmigo.config import Settings
+from salesmigo.vision.expression import ExpressionClassifier
+from salesmigo.vision.hands import HandDetector
 from salesmigo.vision.types import Vector
 
 pytestmark = pytest.mark.integration
@@ -109,3 +113,23 @@ def test_the_thumbs_up_video_yields_a_gesture_for_one_track(testdata: Path, tmp_
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == aisle.stats.processed
     assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
     capture.release()
+
+
+def test_a_configured_pipeline_follows_the_settings_tree(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        vision={"max_hands": 1, "camera_expression_crop": "landmarks", "min_face_size": 48},
+        cameras={"arrival_window_seconds": 0.5, "visit_period_seconds": 60},
+    )
+    pipeline = configured_pipeline(settings, lambda vectors: [], role="aisle", camera="aisle 3")
+    try:
+        assert pipeline.settings.camera == "aisle 3"
+        assert pipeline.settings.arrival_window == 0.5
+        assert pipeline.settings.visit_period == 60
+        assert pipeline.settings.min_face_size == 48
+        assert isinstance(pipeline.expressions, ExpressionClassifier)
+        assert pipeline.expressions.crop == "landmarks"
+        assert isinstance(pipeline.hands, HandDetector)
+        assert pipeline.hands.max_num_hands == 1
+    finally:
+        pipeline.close()
