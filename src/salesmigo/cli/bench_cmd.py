@@ -10,8 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from salesmigo.cli.output import JsonFlag, console, errors, fail, print_json
-from salesmigo.gallery.benchmark import DEFAULT_SIZES, TEN_MILLION, BenchmarkConfig, run_benchmark
-from salesmigo.gallery.benchmark_report import goals, markdown_table
+from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, TEN_MILLION, goals, markdown_table
 
 app = typer.Typer(help="Benchmarks, with baselines measured in the same run.", no_args_is_help=True)
 
@@ -64,6 +63,8 @@ def gallery(
     size). Latencies are per single query; batch_qps is queries per second in batches of
     256. See benchmarks/README.md for every key.
     """
+    from salesmigo.gallery.benchmark import BenchmarkConfig, run_benchmark  # faiss: on use
+
     chosen = _sizes(sizes)
     if include_10m:
         chosen = (*chosen, TEN_MILLION)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy.exc import OperationalError
+from typing import TYPE_CHECKING
 
 from salesmigo.cli.output import fail
 from salesmigo.config import Settings, SettingsError, load_settings
 from salesmigo.services.errors import SalesmigoError
-from salesmigo.services.runtime import Runtime, open_runtime
+
+if TYPE_CHECKING:  # the runtime (database, gallery, faiss) loads only when a command opens it
+    from salesmigo.services.runtime import Runtime
 
 
 def cli_settings() -> Settings:
@@ -23,6 +24,10 @@ def cli_settings() -> Settings:
 @contextmanager
 def cli_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     """The runtime for a command; user errors become a sentence and exit code 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from salesmigo.services.runtime import open_runtime
+
     resolved = settings or cli_settings()
     try:
         runtime = open_runtime(resolved)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
@@ -12,7 +12,9 @@ from salesmigo.cli.context import cli_runtime, cli_settings
 from salesmigo.cli.output import console
 from salesmigo.cli.serve_cmd import HostOption, PortOption, run_server
 from salesmigo.evaluation.manifest import DatasetFileError
-from salesmigo.services.demo import DemoStore, build_demo_store, demo_identities
+
+if TYPE_CHECKING:
+    from salesmigo.services.demo import DemoStore
 
 DEFAULT_TESTDATA = Path("../shared/testdata")
 
@@ -50,6 +52,8 @@ def demo(
     ] = False,
 ) -> None:
     """Enrol demo customers from the shared test photos, then serve the API."""
+    from salesmigo.services.demo import build_demo_store, demo_identities  # models: on use
+
     settings = cli_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from salesmigo.api.app import create_app
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import console, fail
 from salesmigo.config import Settings
-from salesmigo.store.db import create_db_engine
-from salesmigo.store.migrate import current_revision, upgrade_to_head
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
 
 
 def run_server(settings: Settings) -> None:
+    import uvicorn  # the web stack loads for the commands that serve, not for --help
+
+    from salesmigo.api.app import create_app
+
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     except OSError as error:
@@ -34,6 +34,9 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 
 def migrate() -> None:
     """Bring the database schema up to date (serve does this on start too)."""
+    from salesmigo.store.db import create_db_engine
+    from salesmigo.store.migrate import current_revision, upgrade_to_head
+
     settings = cli_settings()
     engine = create_db_engine(settings.resolved_database_url)
     try:

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
+from salesmigo.gallery.benchmark_report import DEFAULT_SIZES
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import CANDIDATES, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
@@ -46,8 +47,6 @@ from salesmigo.gallery.persist import load_snapshot, save_snapshot
 from salesmigo.gallery.prototype import PrototypeTiming, time_prototype
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery, SyntheticQueries
 
-DEFAULT_SIZES = (10_000, 100_000, 300_000, 1_000_000)
-TEN_MILLION = 10_000_000
 # The approximate index is measured up to here (10M is an exact-only memory check).
 ANN_MAX_SIZE = 2_000_000
 # A faiss HNSW graph of 1M templates takes minutes to build on 2 cores; not beyond that.

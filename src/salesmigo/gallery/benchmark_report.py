@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# The gallery sizes a default run measures, and the one behind --include-10m.
+DEFAULT_SIZES = (10_000, 100_000, 300_000, 1_000_000)
+TEN_MILLION = 10_000_000
+
 _MARKDOWN_COLUMNS = (
     ("size", "size"),
     ("exact p50 ms", "exact_p50_ms"),
