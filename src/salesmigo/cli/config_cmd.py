@@ -7,7 +7,6 @@ import os
 import typer
 
 from salesmigo.cli.output import console, fail
-from salesmigo.config import SettingsError, load_settings, unknown_variables
 
 app = typer.Typer(help="Inspect and validate the SALESMIGO_* settings.", no_args_is_help=True)
 
@@ -15,6 +14,8 @@ app = typer.Typer(help="Inspect and validate the SALESMIGO_* settings.", no_args
 @app.command()
 def check() -> None:
     """Validate the settings; name each bad or unknown variable and exit 1 if any."""
+    from salesmigo.config import SettingsError, load_settings, unknown_variables  # numpy: on use
+
     unknown = unknown_variables(dict(os.environ))
     try:
         settings = load_settings()

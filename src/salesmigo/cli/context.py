@@ -7,14 +7,18 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from salesmigo.cli.output import fail
-from salesmigo.config import Settings, SettingsError, load_settings
 from salesmigo.services.errors import SalesmigoError
 
-if TYPE_CHECKING:  # the runtime (database, gallery, faiss) loads only when a command opens it
+# The settings (pydantic, numpy) and the runtime (database, gallery, faiss) load only when a
+# command uses them, not for --help.
+if TYPE_CHECKING:
+    from salesmigo.config import Settings
     from salesmigo.services.runtime import Runtime
 
 
 def cli_settings() -> Settings:
+    from salesmigo.config import SettingsError, load_settings  # numpy: on use
+
     try:
         return load_settings()
     except SettingsError as error:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import console, fail
-from salesmigo.config import Settings
+
+if TYPE_CHECKING:
+    from salesmigo.config import Settings
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
