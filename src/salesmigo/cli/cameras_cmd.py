@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from salesmigo.cli.context import cli_runtime
 from salesmigo.cli.output import JsonFlag, console, fail, print_json
-from salesmigo.services import camera_tokens, places
-from salesmigo.services.runtime import Runtime
-from salesmigo.store.models import Aisle, Camera
+
+# The services and the database (SQLAlchemy, Alembic, faiss) load when a command runs, not
+# for --help.
+if TYPE_CHECKING:
+    from salesmigo.services.runtime import Runtime
 
 app = typer.Typer(
     help="Cameras and the tokens their agents send events with.", no_args_is_help=True
@@ -20,6 +21,10 @@ app = typer.Typer(
 
 
 def _camera_id(runtime: Runtime, name: str) -> int:
+    from sqlalchemy import select
+
+    from salesmigo.store.models import Camera
+
     with runtime.sessions() as session:
         found = session.scalar(select(Camera.id).where(Camera.name == name))
     if found is None:
@@ -35,6 +40,11 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a camera (and its aisle if it does not exist yet)."""
+    from sqlalchemy import select
+
+    from salesmigo.services import places
+    from salesmigo.store.models import Aisle
+
     with cli_runtime() as runtime:
         aisle_id = None
         if aisle:
@@ -54,6 +64,8 @@ def add(
 @app.command("list")
 def list_cameras(as_json: JsonFlag = False) -> None:
     """List the cameras."""
+    from salesmigo.services import places
+
     with cli_runtime() as runtime:
         cameras = places.list_cameras(runtime)
     if as_json:
@@ -81,6 +93,8 @@ def list_cameras(as_json: JsonFlag = False) -> None:
 @app.command()
 def token(name: str) -> None:
     """Issue a token for the camera's agent (shown once; only its hash is kept)."""
+    from salesmigo.services import camera_tokens
+
     with cli_runtime() as runtime:
         issued = camera_tokens.issue_token(runtime, _camera_id(runtime, name))
     typer.echo(issued)
@@ -89,6 +103,8 @@ def token(name: str) -> None:
 @app.command()
 def revoke(name: str) -> None:
     """Revoke every token of the camera."""
+    from salesmigo.services import camera_tokens
+
     with cli_runtime() as runtime:
         count = camera_tokens.revoke_tokens(runtime, _camera_id(runtime, name))
     console.print(f"revoked {count} token(s) of camera {name!r}")

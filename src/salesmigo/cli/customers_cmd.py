@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from salesmigo.cli.context import cli_runtime
 from salesmigo.cli.output import JsonFlag, console, fail, print_json
-from salesmigo.services import customers
-from salesmigo.services.photos import Photo
+
+# The services (database, gallery, face models) load when a command runs, not for --help.
+if TYPE_CHECKING:
+    from salesmigo.services.customers import CustomerRecord
 
 app = typer.Typer(help="List, show and erase registered customers.", no_args_is_help=True)
 
 
-def _as_json(record: customers.CustomerRecord) -> dict[str, object]:
+def _as_json(record: CustomerRecord) -> dict[str, object]:
     return {
         "id": record.id,
         "name": record.name,
@@ -31,7 +33,7 @@ def _as_json(record: customers.CustomerRecord) -> dict[str, object]:
     }
 
 
-def _table(records: list[customers.CustomerRecord]) -> Table:
+def _table(records: list[CustomerRecord]) -> Table:
     table = Table("id", "name", "email", "templates", "enrolled")
     for r in records:
         table.add_row(
@@ -53,6 +55,9 @@ def enrol(
     as_json: JsonFlag = False,
 ) -> None:
     """Enrol a customer from photos (all or nothing)."""
+    from salesmigo.services import customers
+    from salesmigo.services.photos import Photo
+
     if not consent:
         fail("pass --consent: a customer is enrolled only after agreeing to face recognition")
     try:
@@ -81,6 +86,8 @@ def list_customers(
     as_json: JsonFlag = False,
 ) -> None:
     """List customers, newest last."""
+    from salesmigo.services import customers
+
     with cli_runtime() as runtime:
         found, total = customers.search(runtime, query, limit, 0)
     if as_json:
@@ -93,6 +100,8 @@ def list_customers(
 @app.command()
 def show(customer_id: int, as_json: JsonFlag = False) -> None:
     """Show one customer."""
+    from salesmigo.services import customers
+
     with cli_runtime() as runtime:
         record = customers.get(runtime, customer_id)
     if as_json:
@@ -108,6 +117,8 @@ def delete(
     as_json: JsonFlag = False,
 ) -> None:
     """Erase a customer: profile, face templates and visits."""
+    from salesmigo.services import customers
+
     with cli_runtime() as runtime:
         record = customers.get(runtime, customer_id)
         if not yes and not typer.confirm(f"Erase {record.name} and all their face data?"):

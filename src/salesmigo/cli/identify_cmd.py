@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from salesmigo.cli.context import cli_runtime
 from salesmigo.cli.output import JsonFlag, console, errors, print_json
-from salesmigo.services.identification import FrameIdentification, IdentifiedFace, identify_frame
-from salesmigo.vision.images import ImageError, load_image
 
-Outcome = FrameIdentification | ImageError
+# The services and the vision stack (database, faiss, OpenCV, the models) load when the
+# command runs, not for --help.
+if TYPE_CHECKING:
+    from salesmigo.services.identification import FrameIdentification, IdentifiedFace
+    from salesmigo.vision.images import ImageError
+
+    Outcome = FrameIdentification | ImageError
 
 
 def _face_json(face: IdentifiedFace) -> dict[str, object]:
@@ -32,6 +36,8 @@ def _face_json(face: IdentifiedFace) -> dict[str, object]:
 
 
 def _as_json(path: Path, outcome: Outcome) -> dict[str, object]:
+    from salesmigo.vision.images import ImageError
+
     if isinstance(outcome, ImageError):
         return {"image": str(path), "error": str(outcome)}
     return {
@@ -48,6 +54,8 @@ def _distance(value: float | None) -> str:
 
 
 def _table(outcomes: list[tuple[Path, Outcome]]) -> Table:
+    from salesmigo.vision.images import ImageError
+
     table = Table("image", "face box", "decision", "customer", "distance", "runner-up")
     for path, outcome in outcomes:
         if isinstance(outcome, ImageError):
@@ -87,6 +95,9 @@ def identify(
     as_json: JsonFlag = False,
 ) -> None:
     """Identify every face in each image (with --json: a list with one object per image)."""
+    from salesmigo.services.identification import identify_frame
+    from salesmigo.vision.images import ImageError, load_image
+
     outcomes: list[tuple[Path, Outcome]] = []
     with cli_runtime() as runtime:
         vision = runtime.settings.vision

@@ -11,7 +11,6 @@ from rich.progress import Progress
 from salesmigo.cli.context import cli_runtime
 from salesmigo.cli.output import JsonFlag, console, fail, print_json
 from salesmigo.services.errors import InvalidInput
-from salesmigo.services.legacy import import_customers, parse_export
 
 
 def import_legacy(
@@ -24,6 +23,9 @@ def import_legacy(
     default-model template from that photo. Customers already present (same e-mail) are
     skipped, so importing twice is harmless.
     """
+    # the database and the gallery load when the command runs, not for --help
+    from salesmigo.services.legacy import import_customers, parse_export
+
     try:
         legacy = parse_export(export)
     except InvalidInput as error:
