@@ -40,7 +40,6 @@ from salesmigo.cameras.outbox import Outbox, OutboxClosed
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # EventBatch accepts 1..1000 events.
-TOKEN_ENV = "SALESMIGO_CAMERA_TOKEN"
 
 _EVENTS = TypeAdapter(list[CameraEvent])
 # Statuses that mean "not now" rather than "never".

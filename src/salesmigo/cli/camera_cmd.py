@@ -20,16 +20,22 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from salesmigo.cameras.delivery import TOKEN_ENV, Deliverer, DeliveryStats, EventSender
-from salesmigo.cameras.outbox import Outbox
-from salesmigo.cameras.remote_identify import RemoteIdentifier
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import JsonFlag, console, errors, fail, print_json
 
+# The agent's modules (numpy, OpenCV, the models, the HTTP client) load when the command
+# runs, not for --help.
 if TYPE_CHECKING:
+    from salesmigo.cameras.delivery import Deliverer, DeliveryStats
+    from salesmigo.cameras.outbox import Outbox
     from salesmigo.cameras.pipeline import Event
+    from salesmigo.cameras.remote_identify import RemoteIdentifier
     from salesmigo.cameras.sources import SourceFrame, StreamSource, UsbSource, VideoFileSource
     from salesmigo.cameras.worker import CameraWorker, WorkerStats
+
+# Only the CLI reads the agent's token (EventSender is handed it), so its variable lives here:
+# importing the delivery module for it would load the HTTP client and pydantic for --help.
+TOKEN_ENV = "SALESMIGO_CAMERA_TOKEN"
 
 
 class CameraRole(enum.StrEnum):
@@ -153,6 +159,9 @@ def camera(
         fail(f"--server must be an http:// or https:// URL, not {server!r}")
     outbox_path = outbox or default_outbox(cli_settings().data_dir, camera)
 
+    from salesmigo.cameras.delivery import Deliverer, EventSender
+    from salesmigo.cameras.outbox import Outbox
+    from salesmigo.cameras.remote_identify import RemoteIdentifier
     from salesmigo.cameras.sources import SourceError, open_source
 
     try:

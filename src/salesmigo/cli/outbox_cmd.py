@@ -16,15 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from salesmigo.cameras.outbox import DeadLetter, Outbox
 from salesmigo.cli.camera_cmd import default_outbox
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import JsonFlag, console, fail, print_json
+
+if TYPE_CHECKING:  # the outbox (pydantic, the event models) loads on use, not for --help
+    from salesmigo.cameras.outbox import DeadLetter, Outbox
 
 app = typer.Typer(
     help="Events the server refused, kept in a camera agent's outbox: list, show, requeue, drop.",
@@ -57,6 +59,8 @@ AllFlag = Annotated[bool, typer.Option("--all", help="Every dead letter.")]
 
 @contextmanager
 def _open(path: Path | None, camera: str | None) -> Iterator[Outbox]:
+    from salesmigo.cameras.outbox import Outbox
+
     if (path is None) == (camera is None):
         fail("name the outbox: pass --outbox PATH or --camera NAME (one of them)")
     chosen = path if path is not None else default_outbox(cli_settings().data_dir, str(camera))
