@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,8 +16,10 @@ from salesmigo.cli.evaluate import (
     progress_bar,
 )
 from salesmigo.cli.output import errors, fail, print_json
-from salesmigo.evaluation.embed import ExpressionReader, embed_record
 from salesmigo.evaluation.manifest import DatasetFileError, read_manifest, rows_of_kind
+
+if TYPE_CHECKING:  # numpy, OpenCV and the models load when the command runs, not for --help
+    from salesmigo.evaluation.embed import ExpressionReader
 
 EMBEDDED_KINDS = ("identity", "expression")
 
@@ -38,6 +40,8 @@ def embed(
     expression model is not installed) and ms. A missing or unreadable file gives
     found=false and a warning on stderr; the command goes on.
     """
+    from salesmigo.evaluation.embed import embed_record
+
     settings = cli_settings()
     try:
         rows = rows_of_kind(read_manifest(manifest), *EMBEDDED_KINDS)

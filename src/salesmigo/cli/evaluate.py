@@ -9,9 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,37 +22,24 @@ from rich.table import Table
 
 from salesmigo.cli.context import cli_settings
 from salesmigo.cli.output import console, errors, fail, print_json
-from salesmigo.config import Settings
 from salesmigo.evaluation.classification import ClassificationReport, L, LabelledRow, Sample
-from salesmigo.evaluation.embed import ExpressionReader, FaceDescription, describe_image
-from salesmigo.evaluation.expressions import (
-    EXPRESSION_KIND,
-    expression_rows,
-    predict_expression,
-    score_expressions,
-)
-from salesmigo.evaluation.gestures import (
-    GESTURE_KIND,
-    GOAL_GESTURES,
-    gesture_rows,
-    predict_gesture,
-    score_gestures,
-)
-from salesmigo.evaluation.identify import evaluate_identification, split_identities
 from salesmigo.evaluation.manifest import (
     DatasetFileError,
     ManifestRow,
     read_manifest,
     read_pairs,
 )
-from salesmigo.evaluation.verify import distinct_images, score_verification
-from salesmigo.vision.embedders import ModelUnavailableError
-from salesmigo.vision.images import ImageError, load_image
-from salesmigo.vision.pipeline import FacePipeline
-from salesmigo.vision.types import Frame
 
+# numpy, OpenCV, the models and the gallery load when a command runs, not for --help.
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from salesmigo.config import Settings
+    from salesmigo.evaluation.embed import ExpressionReader, FaceDescription
     from salesmigo.vision.expression import CropMode
+    from salesmigo.vision.pipeline import FacePipeline
+    from salesmigo.vision.types import Frame
 
 app = typer.Typer(
     help="Score the face pipeline on labelled images (accuracy, false matches, speed).",
@@ -111,6 +96,9 @@ def progress_bar() -> Progress:
 @contextmanager
 def open_pipeline(settings: Settings, model: str) -> Iterator[FacePipeline]:
     """The default pipeline, ``model`` loaded up front so loading is not timed; closed after."""
+    from salesmigo.vision.embedders import ModelUnavailableError
+    from salesmigo.vision.pipeline import FacePipeline
+
     pipeline = FacePipeline.default(settings.vision)
     try:
         try:
@@ -140,6 +128,7 @@ def describer(
     expression_reader: ExpressionReader | None = None,
 ) -> Callable[[str], FaceDescription]:
     """Describe ``root / path``, warn on stderr about unreadable files, advance the bar."""
+    from salesmigo.evaluation.embed import describe_image
 
     def describe(path: str) -> FaceDescription:
         description = describe_image(
@@ -170,6 +159,8 @@ def verify(
     Folds are interleaved (pair i is in fold i mod 10). Each distinct image is analysed
     once; when the live quality gate rejects every face, the largest one is still used.
     """
+    from salesmigo.evaluation.verify import distinct_images, score_verification
+
     settings = cli_settings()
     try:
         pair_list = read_pairs(pairs)
@@ -223,6 +214,8 @@ def identify(
     enrolled, ... Each enrolled identity's first image enrols it into an in-memory gallery
     and its other images are probes; stranger images must come out "unknown".
     """
+    from salesmigo.evaluation.identify import evaluate_identification, split_identities
+
     settings = cli_settings()
     split = split_identities(manifest_rows(manifest, root))
     if not split.enrolled:
@@ -294,6 +287,8 @@ def classify_images(
     """One sample per row (no prediction where nothing is ``found`` or the file cannot be
     read, with a warning on stderr) and the ms of each prediction, under a progress bar.
     Predictions that found nothing are timed only if ``time_misses``."""
+    from salesmigo.vision.images import ImageError, load_image
+
     samples: list[Sample[L]] = []
     milliseconds: list[float] = []
     with progress_bar() as progress:
@@ -358,7 +353,16 @@ def gestures(
     peace, palm, one, no_gesture, ...); other labels are ignored. Accuracies are over the
     images where a hand was found; the goal accuracy is over the first five gestures.
     """
-    # Looked up when the command runs (tests replace it with a fake).
+    # Loaded when the command runs (HandDetector too: tests replace it with a fake).
+    import numpy as np
+
+    from salesmigo.evaluation.gestures import (
+        GESTURE_KIND,
+        GOAL_GESTURES,
+        gesture_rows,
+        predict_gesture,
+        score_gestures,
+    )
     from salesmigo.vision.hands import HandDetector
 
     settings = cli_settings()
@@ -429,8 +433,15 @@ def expressions(
     largest face of each image is classified; accuracies are over the images with a face.
     "ms per face" times the expression model alone (landmarks, crop, resize, network).
     """
-    # Looked up when the command runs, as the hand detector in `gestures` is.
+    # Loaded when the command runs, as the hand detector in `gestures` is.
+    from salesmigo.evaluation.expressions import (
+        EXPRESSION_KIND,
+        expression_rows,
+        predict_expression,
+        score_expressions,
+    )
     from salesmigo.vision.detect import MediapipeFaceDetector
+    from salesmigo.vision.embedders import ModelUnavailableError
     from salesmigo.vision.expression import ExpressionClassifier
 
     settings = cli_settings()
