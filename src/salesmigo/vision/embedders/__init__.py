@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from salesmigo.vision.types import FaceEmbedder
+if TYPE_CHECKING:  # numpy: vision.weights and `salesmigo models` use this module without it
+    from salesmigo.vision.types import FaceEmbedder
 
 # name -> "module:class". Modules are imported only when their model is asked for, so
 # loading SFace never loads dlib and the other way round.
