@@ -210,7 +210,7 @@ def test_frames_are_refused_without_the_cameras_own_valid_token(server: Server) 
     disabled = httpx.patch(f"{server.base}/api/v1/cameras/{till}", json={"enabled": False})
     assert disabled.status_code == 200, disabled.text
     assert refusal("till", hello(token)) == (
-        4409,
+        4403,
         "camera 'till' is disabled; enable it to send frames",
     )
     revoked = httpx.delete(f"{server.base}/api/v1/cameras/{till}/tokens")
@@ -268,16 +268,32 @@ def test_stopping_the_server_ends_the_stream_and_stores_its_visit(
     assert query(data_dir, "SELECT count(*) FROM visits WHERE source = ?", "side-door") == [(1,)]
 
 
-def test_revoking_the_token_ends_a_page_that_is_streaming(server: Server, testdata: Path) -> None:
-    token = register_camera(server.base, "shoes-cam", "aisle", aisle="Shoes")
+@pytest.mark.parametrize(
+    ("change", "close_code", "reason"),
+    [
+        ("revoke", 4401, "the camera token is not valid (unknown or revoked)"),
+        ("disable", 4403, "camera 'shoes-disable' is disabled; enable it to record its events"),
+    ],
+)
+def test_revoking_the_token_or_disabling_the_camera_ends_a_page_that_is_streaming(
+    server: Server, testdata: Path, change: str, close_code: int, reason: str
+) -> None:
+    name = f"shoes-{change}"
+    token = register_camera(server.base, name, "aisle", aisle=f"Shoes ({change})")
     cameras = httpx.get(f"{server.base}/api/v1/cameras").json()
-    camera_id = next(c["id"] for c in cameras if c["name"] == "shoes-cam")
+    camera_id = next(c["id"] for c in cameras if c["name"] == name)
     frames = list(video_jpegs(testdata / THUMBS_UP_VIDEO, range(0, 195, 2)).values())
     replies: list[dict[str, Any]] = []
-    with connect_camera(server.base, "shoes-cam") as camera:
+    with connect_camera(server.base, name) as camera:
         say_hello(camera, token)
-        revoked = httpx.delete(f"{server.base}/api/v1/cameras/{camera_id}/tokens")
-        assert revoked.status_code == 204
+        if change == "revoke":
+            changed = httpx.delete(f"{server.base}/api/v1/cameras/{camera_id}/tokens")
+            assert changed.status_code == 204
+        else:
+            changed = httpx.patch(
+                f"{server.base}/api/v1/cameras/{camera_id}", json={"enabled": False}
+            )
+            assert changed.status_code == 200
 
         # Frames are still taken; the first event the camera reports is refused.
         def stream_all() -> None:
@@ -286,16 +302,13 @@ def test_revoking_the_token_ends_a_page_that_is_streaming(server: Server, testda
 
         with pytest.raises(ConnectionClosed):
             stream_all()
-        assert (camera.close_code, camera.close_reason) == (
-            4401,
-            "the camera token is not valid (unknown or revoked)",
-        )
+        assert (camera.close_code, camera.close_reason) == (close_code, reason)
     assert not [r for r in replies if r["type"] == "event" and r["stored"]]
     stored = query(
         server.data_dir,
         "SELECT count(*) FROM ingested_events e JOIN cameras c "
         "ON c.id = e.camera_id WHERE c.name = ?",
-        "shoes-cam",
+        name,
     )
     assert stored == [(0,)]
 

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 Reply = Callable[[dict[str, Any]], None]
 # Told when a stream must end on its own: the SalesmigoError that refused its events (a
-# revoked token, a deleted camera), or the error that stopped its pipeline.
+# revoked token, a deleted or disabled camera), or the error that stopped its pipeline.
 Ended = Callable[[BaseException], None]
 
 _STORE_ATTEMPTS = 3
@@ -50,12 +50,12 @@ def authorise_stream(runtime: Runtime, camera_name: str, token: str) -> CameraRe
 
     The same tokens as ``POST /api/v1/cameras/{name}/events``: Unauthorized for an unknown
     or revoked token, NotFound for an unknown camera, Forbidden for another camera's token,
-    Conflict for a disabled camera.
+    Forbidden for a disabled camera.
     """
     owner = camera_named_for_token(runtime, camera_name, token)
     camera = get_camera(runtime, owner.id)
     if not camera.enabled:
-        raise Conflict(f"camera {camera.name!r} is disabled; enable it to send frames")
+        raise Forbidden(f"camera {camera.name!r} is disabled; enable it to send frames")
     return camera
 
 
@@ -179,7 +179,8 @@ class CameraStream:
             try:
                 ingest_events(self.runtime, self.camera.name, self._token, batch)
             except (Unauthorized, Forbidden, NotFound) as refusal:
-                # The token was revoked or the camera deleted or renamed since connecting.
+                # The token was revoked, or the camera deleted, renamed or disabled, since
+                # connecting: this page may not record anything more.
                 self._unstored += 1
                 logger.warning("camera %s: event refused: %s", self.camera.name, refusal)
                 self._ended(refusal)

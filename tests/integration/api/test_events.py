@@ -111,6 +111,22 @@ def test_tokens_are_per_camera_and_can_be_revoked(client: TestClient, runtime: R
     assert _rows(runtime) == (0, 0, 0)
 
 
+def test_a_disabled_camera_records_nothing_until_enabled_again(
+    client: TestClient, runtime: Runtime
+) -> None:
+    coats, token = _camera(client, "coats")
+    assert client.patch(f"/api/v1/cameras/{coats}", json={"enabled": False}).status_code == 200
+    events = _events()
+    refused = _post(client, "coats", token, events)
+    assert refused.status_code == 403
+    assert "disabled" in refused.json()["detail"]
+    assert _rows(runtime) == (0, 0, 0)
+
+    assert client.patch(f"/api/v1/cameras/{coats}", json={"enabled": True}).status_code == 200
+    accepted = _post(client, "coats", token, events)  # what an agent kept queued
+    assert accepted.json() == {"accepted": 3, "duplicates": 0}
+
+
 def test_an_invalid_event_stores_nothing(client: TestClient, runtime: Runtime) -> None:
     _, token = _camera(client, "coats")
     events = _events()

@@ -16,8 +16,8 @@ The conversation, JSON text unless said otherwise:
    stored), answers ``{"type": "summary", "stats"}`` and closes with 1000.
 
 Closing without ``stop`` ends the tracks too. Refusals close with 4000 + the HTTP status
-and a sentence: 4400 no hello, 4401 bad token, 4403 another camera's token, 4404 unknown
-camera, 4408 no hello in time, 4409 camera disabled or already streaming from another
+and a sentence: 4400 no hello, 4401 bad token, 4403 another camera's token or a disabled
+camera, 4404 unknown camera, 4408 no hello in time, 4409 already streaming from another
 page; 1011 when the pipeline fails (details in the server log only).
 """
 
