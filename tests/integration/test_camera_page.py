@@ -211,7 +211,7 @@ def test_frames_are_refused_without_the_cameras_own_valid_token(server: Server) 
     assert disabled.status_code == 200, disabled.text
     assert refusal("till", hello(token)) == (
         4403,
-        "camera 'till' is disabled; enable it to send frames",
+        "camera 'till' is disabled; enable it to record its events",
     )
     revoked = httpx.delete(f"{server.base}/api/v1/cameras/{till}/tokens")
     assert revoked.status_code == 204

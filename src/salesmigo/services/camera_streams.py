@@ -46,17 +46,9 @@ _TRACK_PREFIX_CHARS = 60  # track ids are at most 100 characters (cameras.events
 
 
 def authorise_stream(runtime: Runtime, camera_name: str, token: str) -> CameraRecord:
-    """The enabled camera ``camera_name``, if ``token`` is one of its live ingest tokens.
-
-    The same tokens as ``POST /api/v1/cameras/{name}/events``: Unauthorized for an unknown
-    or revoked token, NotFound for an unknown camera, Forbidden for another camera's token,
-    Forbidden for a disabled camera.
-    """
-    owner = camera_named_for_token(runtime, camera_name, token)
-    camera = get_camera(runtime, owner.id)
-    if not camera.enabled:
-        raise Forbidden(f"camera {camera.name!r} is disabled; enable it to send frames")
-    return camera
+    """The enabled camera ``camera_name``, if ``token`` is one of its live ingest tokens:
+    the same check as ``POST /api/v1/cameras/{name}/events`` (camera_named_for_token)."""
+    return get_camera(runtime, camera_named_for_token(runtime, camera_name, token).id)
 
 
 class CameraStream:

@@ -56,10 +56,11 @@ def camera_for_token(runtime: Runtime, token: str | None) -> Camera:
 
 
 def camera_named_for_token(runtime: Runtime, camera_name: str, token: str | None) -> Camera:
-    """The camera ``camera_name``, if ``token`` is one of its live tokens.
+    """The camera ``camera_name``, if ``token`` is one of its live tokens and it may record.
 
     Unauthorized for a missing, unknown or revoked token; NotFound for an unknown camera;
-    Forbidden for another camera's token.
+    Forbidden for another camera's token, and for a disabled camera: it records nothing,
+    so an agent stops with its events queued and a streaming camera page ends.
     """
     camera = camera_for_token(runtime, token)
     if camera.name != camera_name:
@@ -67,4 +68,6 @@ def camera_named_for_token(runtime: Runtime, camera_name: str, token: str | None
             if session.scalar(select(Camera.id).where(Camera.name == camera_name)) is None:
                 raise NotFound(f"camera {camera_name!r} does not exist")
         raise Forbidden(f"this token belongs to camera {camera.name!r}, not {camera_name!r}")
+    if not camera.enabled:
+        raise Forbidden(f"camera {camera.name!r} is disabled; enable it to record its events")
     return camera
