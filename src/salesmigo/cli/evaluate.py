@@ -37,9 +37,8 @@ if TYPE_CHECKING:
 
     from salesmigo.config import Settings
     from salesmigo.evaluation.embed import ExpressionReader, FaceDescription
-    from salesmigo.vision.expression import CropMode
     from salesmigo.vision.pipeline import FacePipeline
-    from salesmigo.vision.types import Frame
+    from salesmigo.vision.types import ExpressionCrop, Frame
 
 app = typer.Typer(
     help="Score the face pipeline on labelled images (accuracy, false matches, speed).",
@@ -66,7 +65,7 @@ class CropChoice(StrEnum):
     aligned = "aligned"
 
 
-CROP_MODES: dict[CropChoice, CropMode] = {
+CROP_MODES: dict[CropChoice, ExpressionCrop] = {
     CropChoice.landmarks: "landmarks",
     CropChoice.box: "box",
     CropChoice.aligned: "aligned",

@@ -105,7 +105,6 @@ LANDMARK_PADDING = 0.2
 BOX_SHIFT = 0.05
 
 Float32Array = NDArray[np.float32]
-CropMode = ExpressionCrop  # "landmarks" needs FaceMesh; the others only the detector's face
 DetectorCrop = Literal["box", "aligned"]
 Resampling = Literal["bilinear", "tfjs"]
 
@@ -270,12 +269,12 @@ class ExpressionClassifier:
         self,
         models_root: Path | None = None,
         *,
-        crop: CropMode = "landmarks",
+        crop: ExpressionCrop = "landmarks",
         resampling: Resampling = "bilinear",
         model: NpmModel = FACE_EXPRESSION,
         landmark_finder: LandmarkFinder | None = None,
     ) -> None:
-        self.crop: CropMode = crop
+        self.crop: ExpressionCrop = crop
         self.resampling: Resampling = resampling
         self.model_version = f"{model.package}@{model.version}"
         self._net = load_expression_net(models_root, model)
@@ -289,7 +288,7 @@ class ExpressionClassifier:
     def labels(self) -> tuple[str, ...]:
         return EXPRESSION_LABELS
 
-    def crop_of(self, frame: Frame, face: DetectedFace) -> tuple[Frame, CropMode]:
+    def crop_of(self, frame: Frame, face: DetectedFace) -> tuple[Frame, ExpressionCrop]:
         """The part of the frame the network reads for ``face``, and which crop it is: the
         "landmarks" crop falls back to "box" where FaceMesh finds no face."""
         if self.crop != "landmarks" or self._finder is None:
