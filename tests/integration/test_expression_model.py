@@ -19,7 +19,6 @@ from salesmigo.cli.main import app
 from salesmigo.vision.detect import MediapipeFaceDetector
 from salesmigo.vision.embedders import ModelUnavailableError
 from salesmigo.vision.expression import (
-    EXPRESSION_LABELS,
     ExpressionClassifier,
     FaceExpressionNet,
     crop_region,
@@ -27,6 +26,7 @@ from salesmigo.vision.expression import (
     load_expression_net,
     preprocess,
 )
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS
 from salesmigo.vision.face_mesh import JAW_LINE, UPPER_EYEBROWS, FaceMeshLandmarks
 from salesmigo.vision.images import load_image
 from salesmigo.vision.types import Box, DetectedFace, Frame
@@ -322,4 +322,5 @@ def test_the_public_expression_set_is_read_as_well_as_the_prototype_did(
     # face-api.js (the 2022 prototype) gets 39 of 44; this port 39 (see vision.expression).
     # One image of margin: a different CPU's rounding may flip a 50/50 face.
     assert report["correct"] >= 38
-    assert report["happy_vs_not_accuracy"] >= 0.9
+    # Happy vs not: 42 of 44 here (the goal is above 0.95), with the same one-image margin.
+    assert report["happy_vs_not_accuracy"] >= round(41 / 44, 4)

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from salesmigo.vision.expression_labels import Expression
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -69,7 +71,7 @@ class VisitDepartureEvent(_VisitStep):
 
 class ExpressionEvent(_Event):
     type: Literal["expression"] = "expression"
-    label: Literal["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+    label: Expression
     probabilities: dict[str, float]
 
 

@@ -51,6 +51,7 @@ from salesmigo.cameras.identity_vote import (
 from salesmigo.cameras.sources import SourceFrame
 from salesmigo.cameras.tracker import Track, Tracker, TrackerSettings, face_quality
 from salesmigo.cameras.visits import TrackVisit, VisitBook, VisitRules
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS, most_likely_expression
 from salesmigo.vision.gestures import Gesture, classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
@@ -62,8 +63,6 @@ logger = logging.getLogger(__name__)
 Role = Literal["entrance", "aisle", "fitting_room"]
 Event = VisitArrivalEvent | VisitDepartureEvent | ExpressionEvent | GestureEvent
 EventSink = Callable[[Event], None]
-
-EXPRESSION_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 
 
 class Detector(Protocol):
@@ -492,11 +491,11 @@ class CameraPipeline:
             values = self.expressions.probabilities(image, detection)
             self._timed("expression", started)
             state.last_expression_frame = index
-            probabilities = {
+            probabilities: dict[str, float] = {
                 label: float(v) for label, v in zip(EXPRESSION_LABELS, values, strict=True)
             }
             state.probabilities = probabilities
-            label = max(probabilities, key=probabilities.__getitem__)
+            label = most_likely_expression(probabilities)
             if self._expression_smoothers.update(track.id, label) is not None:
                 events.append(
                     ExpressionEvent(

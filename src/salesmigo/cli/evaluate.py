@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.progress import (
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from salesmigo.evaluation.embed import ExpressionReader, FaceDescription
     from salesmigo.vision.pipeline import FacePipeline
     from salesmigo.vision.types import ExpressionCrop, Frame
+
+# What a model predicts for one image, and the sample scored from it.
+P = TypeVar("P")
+S = TypeVar("S")
 
 app = typer.Typer(
     help="Score the face pipeline on labelled images (accuracy, false matches, speed).",
@@ -277,18 +281,20 @@ def classify_images(
     rows: Sequence[LabelledRow[L]],
     root: Path,
     settings: Settings,
-    predict: Callable[[Frame], tuple[L | None, float]],
+    predict: Callable[[Frame], tuple[P | None, float]],
+    to_sample: Callable[[LabelledRow[L], P | None], S],
     *,
     task: str,
     found: str,
     time_misses: bool,
-) -> tuple[list[Sample[L]], list[float]]:
-    """One sample per row (no prediction where nothing is ``found`` or the file cannot be
-    read, with a warning on stderr) and the ms of each prediction, under a progress bar.
-    Predictions that found nothing are timed only if ``time_misses``."""
+) -> tuple[list[S], list[float]]:
+    """One sample per row, made by ``to_sample`` from the row and its prediction (None where
+    nothing is ``found`` or the file cannot be read, with a warning on stderr), and the ms
+    of each prediction, under a progress bar. Predictions that found nothing are timed only
+    if ``time_misses``."""
     from salesmigo.vision.images import ImageError, load_image
 
-    samples: list[Sample[L]] = []
+    samples: list[S] = []
     milliseconds: list[float] = []
     with progress_bar() as progress:
         task_id = progress.add_task(task, total=len(rows))
@@ -301,10 +307,10 @@ def classify_images(
                 )
             except ImageError as error:
                 warn_not_read(progress, error, found)
-                samples.append(Sample(row.path, row.truth, None))
+                samples.append(to_sample(row, None))
             else:
                 predicted, elapsed = predict(frame)
-                samples.append(Sample(row.path, row.truth, predicted))
+                samples.append(to_sample(row, predicted))
                 if predicted is not None or time_misses:
                     milliseconds.append(elapsed)
             progress.advance(task_id)
@@ -383,6 +389,7 @@ def gestures(
             root,
             settings,
             lambda frame: predict_gesture(detector, frame),
+            Sample.of,
             task="hands: classifying",
             found="hand",
             time_misses=True,
@@ -430,11 +437,14 @@ def expressions(
     Uses rows of kind "expression" labelled neutral, happy, sad, angry, fearful, disgusted
     or surprised (or a synonym such as normal or surprise); other labels are ignored. The
     largest face of each image is classified; accuracies are over the images with a face.
-    "ms per face" times the expression model alone (landmarks, crop, resize, network).
+    "Happy vs not happy" asks whether happy is more likely than not (p(happy) > 0.5), not
+    whether it is the most likely of the seven. "ms per face" times the expression model
+    alone (landmarks, crop, resize, network).
     """
     # Loaded when the command runs, as the hand detector in `gestures` is.
     from salesmigo.evaluation.expressions import (
         EXPRESSION_KIND,
+        ExpressionSample,
         expression_rows,
         predict_expression,
         score_expressions,
@@ -461,6 +471,7 @@ def expressions(
             root,
             settings,
             lambda frame: predict_expression(detector, classifier, frame),
+            ExpressionSample.read,
             task="expressions: classifying",
             found="face",
             time_misses=False,
@@ -476,7 +487,10 @@ def expressions(
         "accuracy (images with a face)",
         f"{_percent(report.accuracy)} ({report.correct} of {report.detected})",
     )
-    table.add_row("happy vs not happy", _percent(report.happy_accuracy))
+    table.add_row(
+        "happy vs not happy (p(happy) > 0.5)",
+        f"{_percent(report.happy_accuracy)} ({report.happy_correct} of {report.detected})",
+    )
     table.add_row("images / with no face", f"{report.images} / {report.no_face}")
     table.add_row("rows ignored (other labels)", str(report.ignored))
     table.add_row("ms per face (expression model)", f"{report.ms_per_face:.1f}")

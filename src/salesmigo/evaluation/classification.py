@@ -52,6 +52,10 @@ class Sample(Generic[L]):
     truth: L
     predicted: L | None
 
+    @classmethod
+    def of(cls, row: LabelledRow[L], predicted: L | None) -> Sample[L]:
+        return cls(row.path, row.truth, predicted)
+
 
 @dataclass(frozen=True)
 class ClassScore:

@@ -7,6 +7,11 @@ in ``ignored``. The largest face of each image is classified, whatever its size 
 detection score (this measures the expression model, not the live quality gate). An image
 where no face is found has no prediction: it counts in ``no_face``, not in the accuracies,
 which are over the images with a face.
+
+The seven-class label is the most likely expression; "happy vs not happy" is the yes/no
+decision of vision.expression_labels.looks_happy (happy more likely than the six others
+together). The two differ only on faces whose most likely expression is happy at one half
+or less.
 """
 
 from __future__ import annotations
@@ -28,11 +33,15 @@ from salesmigo.evaluation.classification import (
 )
 from salesmigo.evaluation.embed import ExpressionReader
 from salesmigo.evaluation.manifest import ManifestRow
-from salesmigo.vision.expression import EXPRESSION_LABELS
+from salesmigo.vision.expression_labels import (
+    EXPRESSION_LABELS,
+    HAPPY,
+    looks_happy,
+    most_likely_expression,
+)
 from salesmigo.vision.types import DetectedFace, Frame
 
 EXPRESSION_KIND = "expression"
-HAPPY = "happy"
 
 SYNONYMS: Mapping[str, str] = {
     "normal": "neutral",
@@ -54,7 +63,27 @@ def expression_for_label(label: str) -> str | None:
 
 
 ExpressionRow = LabelledRow[str]
-ExpressionSample = Sample[str]
+
+
+@dataclass(frozen=True)
+class ExpressionSample(Sample[str]):
+    """One scored image: the most likely expression and whether the face looks happy."""
+
+    looks_happy: bool | None = None
+
+    @classmethod
+    def read(
+        cls, row: ExpressionRow, probabilities: Mapping[str, float] | None
+    ) -> ExpressionSample:
+        """The sample of one image from its largest face's probabilities (None: no face)."""
+        if probabilities is None:
+            return cls(row.path, row.truth, None)
+        return cls(
+            row.path,
+            row.truth,
+            most_likely_expression(probabilities),
+            looks_happy(probabilities),
+        )
 
 
 def expression_rows(rows: Iterable[ManifestRow]) -> tuple[list[ExpressionRow], int]:
@@ -70,8 +99,8 @@ class FaceFinder(Protocol):
 
 def predict_expression(
     detector: FaceFinder, reader: ExpressionReader, frame: Frame
-) -> tuple[str | None, float]:
-    """The largest face's most likely expression (None: no face) and the ms the expression
+) -> tuple[dict[str, float] | None, float]:
+    """The largest face's seven probabilities (None: no face) and the ms the expression
     model took on it (detection is not timed: it is the same for every face model)."""
     faces = detector.detect(frame)
     if not faces:
@@ -79,8 +108,7 @@ def predict_expression(
     largest = max(faces, key=lambda face: face.box.area)
     started = time.perf_counter()
     probabilities = reader.read(frame, largest)
-    elapsed = (time.perf_counter() - started) * 1000.0
-    return max(probabilities, key=probabilities.__getitem__), elapsed
+    return probabilities, (time.perf_counter() - started) * 1000.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +116,7 @@ class ExpressionReport(ClassificationReport[str]):
     """Per-class scores (rows: the classes present, in EXPRESSION_LABELS order; confusion
     columns: all seven) and what only expressions have."""
 
-    happy_correct: int  # images with a face where "happy or not" was right
+    happy_correct: int  # images with a face where looks_happy was right
     ignored: int  # expression rows whose label is none of the seven
     ms_per_face: float
 
@@ -120,7 +148,7 @@ def score_expressions(
     seven) from one sample per image; ``milliseconds`` are the expression model's times."""
     scores = score_classification(samples, EXPRESSION_LABELS, what="expression")
     happy_correct = sum(
-        (sample.predicted == HAPPY) == (sample.truth == HAPPY)
+        sample.looks_happy == (sample.truth == HAPPY)
         for sample in samples
         if sample.predicted is not None
     )

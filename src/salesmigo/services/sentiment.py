@@ -15,8 +15,8 @@ from salesmigo.services.errors import InvalidInput
 from salesmigo.services.places import existing_aisle
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Aisle, ExpressionObservation, GestureObservation
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS
 
-EXPRESSIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 GESTURES = ("thumbs_up", "thumbs_down", "victory", "open_palm", "fist", "pointing_up")
 
 
@@ -35,7 +35,7 @@ class Sentiment:
     """Expressions as shares of the observations, the dominant one, and gesture counts."""
 
     observations: int = 0
-    shares: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EXPRESSIONS, 0.0))
+    shares: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EXPRESSION_LABELS, 0.0))
     dominant: str | None = None
     gestures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GESTURES, 0))
 
@@ -48,7 +48,7 @@ class Sentiment:
             for label, count in expressions.items():
                 sentiment.shares[label] = count / total
             # Ties resolve in the fixed label order, so the answer does not flicker.
-            sentiment.dominant = max(EXPRESSIONS, key=lambda label: expressions.get(label, 0))
+            sentiment.dominant = max(EXPRESSION_LABELS, key=lambda label: expressions.get(label, 0))
         for gesture, count in gestures.items():
             sentiment.gestures[gesture] = count
         return sentiment

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from salesmigo.evaluation.classification import LabelledRow
 from salesmigo.evaluation.expressions import (
     ExpressionSample,
     expression_for_label,
@@ -15,7 +16,7 @@ from salesmigo.evaluation.expressions import (
     score_expressions,
 )
 from salesmigo.evaluation.manifest import ManifestRow
-from salesmigo.vision.expression import EXPRESSION_LABELS
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS
 from salesmigo.vision.types import Box, DetectedFace, Frame
 
 FRAME = np.zeros((120, 160, 3), np.uint8)
@@ -80,9 +81,10 @@ def test_the_largest_face_is_read() -> None:
     reader = FakeReader()
     small, large = _face(30), _face(90)
 
-    predicted, milliseconds = predict_expression(FakeDetector([small, large]), reader, FRAME)
+    probabilities, milliseconds = predict_expression(FakeDetector([small, large]), reader, FRAME)
 
-    assert predicted == "happy"
+    assert probabilities is not None
+    assert probabilities["happy"] == 0.7
     assert reader.read_faces == [large]
     assert milliseconds >= 0.0
 
@@ -94,26 +96,49 @@ def test_no_face_gives_no_prediction() -> None:
     assert reader.read_faces == []
 
 
+def _probabilities(**chosen: float) -> dict[str, float]:
+    rest = (1.0 - sum(chosen.values())) / (len(EXPRESSION_LABELS) - len(chosen))
+    return {label: chosen.get(label, rest) for label in EXPRESSION_LABELS}
+
+
+def _sample(path: str, truth: str, **chosen: float) -> ExpressionSample:
+    probabilities = _probabilities(**chosen) if chosen else None
+    return ExpressionSample.read(LabelledRow(path, truth), probabilities)
+
+
+def test_a_sample_records_the_most_likely_expression_and_the_happy_decision() -> None:
+    clearly = _sample("a", "happy", happy=0.9)
+    barely = _sample("b", "sad", happy=0.41, sad=0.3)
+    missed = _sample("c", "sad")
+
+    assert (clearly.predicted, clearly.looks_happy) == ("happy", True)
+    # Happy is the most likely of the seven, but less likely than not.
+    assert (barely.predicted, barely.looks_happy) == ("happy", False)
+    assert (missed.predicted, missed.looks_happy) == (None, None)
+
+
 def test_scores_accuracy_per_class_confusion_and_happy_vs_not() -> None:
     samples = [
-        ExpressionSample("1", "happy", "happy"),
-        ExpressionSample("2", "happy", "happy"),
-        ExpressionSample("3", "happy", None),
-        ExpressionSample("4", "sad", "happy"),
-        ExpressionSample("5", "sad", "neutral"),
-        ExpressionSample("6", "neutral", "neutral"),
-        ExpressionSample("7", "surprised", "fearful"),
+        _sample("1", "happy", happy=0.9),
+        _sample("2", "happy", happy=0.6),
+        _sample("3", "happy"),
+        _sample("4", "sad", happy=0.8),
+        _sample("5", "sad", neutral=0.5),
+        _sample("6", "neutral", neutral=0.9),
+        _sample("7", "surprised", fearful=0.6),
+        _sample("8", "sad", happy=0.41, sad=0.3),
     ]
 
     report = score_expressions(samples, [2.0, 4.0], ignored=3)
     result = report.as_dict()
 
-    assert result["accuracy"] == round(3 / 6, 4)
-    assert result["images"] == 7
+    assert result["accuracy"] == round(3 / 7, 4)
+    assert result["images"] == 8
     assert result["no_face"] == 1
     assert result["correct"] == 3
-    # happy vs not: 1, 2 right (happy); 4 wrong (sad read as happy); 5, 6, 7 right.
-    assert result["happy_vs_not_accuracy"] == round(5 / 6, 4)
+    # happy vs not: 1, 2 right (happy); 4 wrong (sad read as happy); 5, 6, 7 right; 8 right
+    # (happy is its most likely expression, but at 0.41 it does not look happy).
+    assert result["happy_vs_not_accuracy"] == round(6 / 7, 4)
     assert result["ignored"] == 3
     assert result["ms_per_face"] == 3.0
     # Rows in label order for the classes present; every row has all seven columns.
@@ -123,10 +148,10 @@ def test_scores_accuracy_per_class_confusion_and_happy_vs_not() -> None:
     assert per_class["sad"]["accuracy"] == 0.0
     confusion = report.confusion
     assert all(list(row) == list(EXPRESSION_LABELS) for row in confusion.values())
-    assert confusion["sad"]["happy"] == 1
+    assert confusion["sad"]["happy"] == 2
     assert confusion["sad"]["neutral"] == 1
     assert confusion["surprised"]["fearful"] == 1
-    assert sum(sum(row.values()) for row in confusion.values()) == 6
+    assert sum(sum(row.values()) for row in confusion.values()) == 7
     assert set(result) >= {"accuracy", "per_class", "confusion", "images", "no_face"}
 
 

@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 
 from salesmigo.vision.embedders import ModelUnavailableError
 from salesmigo.vision.expression import (
-    EXPRESSION_LABELS,
     LANDMARK_PADDING,
     MEAN_RGB,
     ExpressionClassifier,
@@ -31,6 +30,7 @@ from salesmigo.vision.expression import (
     resize_tfjs,
     softmax,
 )
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS
 from salesmigo.vision.face_mesh import MESH_POINTS, OUTLINE_68
 from salesmigo.vision.tfjs import TfjsFormatError
 from salesmigo.vision.types import Box, DetectedFace
