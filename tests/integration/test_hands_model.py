@@ -15,7 +15,8 @@ from numpy.typing import NDArray
 
 from salesmigo.evaluation.gestures import GOAL_GESTURES, gesture_for_label, image_gesture
 from salesmigo.vision.detect import MediapipeFaceDetector
-from salesmigo.vision.gestures import Gesture, classify
+from salesmigo.vision.gesture_labels import Gesture
+from salesmigo.vision.gestures import classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import LANDMARK_COUNT, HandDetector
 from salesmigo.vision.images import load_image

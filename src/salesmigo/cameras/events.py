@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from salesmigo.vision.expression_labels import Expression
+from salesmigo.vision.gesture_labels import ShownGesture
 
 
 class _Event(BaseModel):
@@ -77,7 +78,7 @@ class ExpressionEvent(_Event):
 
 class GestureEvent(_Event):
     type: Literal["gesture"] = "gesture"
-    gesture: Literal["thumbs_up", "thumbs_down", "victory", "open_palm", "fist", "pointing_up"]
+    gesture: ShownGesture
     confidence: float = Field(ge=0, le=1)
 
 

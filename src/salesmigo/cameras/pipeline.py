@@ -52,7 +52,8 @@ from salesmigo.cameras.sources import SourceFrame
 from salesmigo.cameras.tracker import Track, Tracker, TrackerSettings, face_quality
 from salesmigo.cameras.visits import TrackVisit, VisitBook, VisitRules
 from salesmigo.vision.expression_labels import EXPRESSION_LABELS, most_likely_expression
-from salesmigo.vision.gestures import Gesture, classify
+from salesmigo.vision.gesture_labels import Gesture
+from salesmigo.vision.gestures import classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.smoothing import TrackSmoothers

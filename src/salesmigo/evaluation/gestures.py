@@ -48,7 +48,8 @@ from salesmigo.evaluation.classification import (
     score_classification,
 )
 from salesmigo.evaluation.manifest import ManifestRow
-from salesmigo.vision.gestures import Classification, Gesture, classify
+from salesmigo.vision.gesture_labels import Gesture
+from salesmigo.vision.gestures import Classification, classify
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.types import Frame
 

@@ -18,7 +18,8 @@ from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import CameraRole, ExpressionObservation, GestureObservation, Visit
 from salesmigo.store.types import utcnow
 from salesmigo.vision.attributes import FaceAttributes
-from salesmigo.vision.gestures import Classification, Gesture, classify
+from salesmigo.vision.gesture_labels import Gesture
+from salesmigo.vision.gestures import Classification, classify
 from salesmigo.vision.hand_links import link_hands
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.types import Frame

@@ -16,8 +16,7 @@ from salesmigo.services.places import existing_aisle
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Aisle, ExpressionObservation, GestureObservation
 from salesmigo.vision.expression_labels import EXPRESSION_LABELS
-
-GESTURES = ("thumbs_up", "thumbs_down", "victory", "open_palm", "fist", "pointing_up")
+from salesmigo.vision.gesture_labels import SHOWN_GESTURES
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Sentiment:
     observations: int = 0
     shares: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EXPRESSION_LABELS, 0.0))
     dominant: str | None = None
-    gestures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GESTURES, 0))
+    gestures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SHOWN_GESTURES, 0))
 
     @classmethod
     def from_counts(cls, expressions: dict[str, int], gestures: dict[str, int]) -> Sentiment:

@@ -32,25 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from salesmigo.vision.gesture_labels import Gesture
 from salesmigo.vision.hands import LANDMARK_COUNT, Hand, HandLandmark
-
-
-class Gesture(StrEnum):
-    """The seven labels a hand can get."""
-
-    THUMBS_UP = "thumbs_up"
-    THUMBS_DOWN = "thumbs_down"
-    VICTORY = "victory"
-    OPEN_PALM = "open_palm"
-    FIST = "fist"
-    POINTING_UP = "pointing_up"
-    NONE = "none"
 
 
 class Classification(NamedTuple):

@@ -24,7 +24,8 @@ from salesmigo.evaluation.gestures import (
 )
 from salesmigo.evaluation.manifest import ManifestRow
 from salesmigo.vision import hands as hands_module
-from salesmigo.vision.gestures import Classification, Gesture
+from salesmigo.vision.gesture_labels import Gesture
+from salesmigo.vision.gestures import Classification
 from salesmigo.vision.hands import Hand
 from salesmigo.vision.types import Box, Frame
 from tests.unit.vision.test_gestures import make_hand, thumbs_up, turn

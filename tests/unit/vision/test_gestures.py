@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from salesmigo.vision.gesture_labels import SHOWN_GESTURES, Gesture
 from salesmigo.vision.gestures import (
     Classification,
-    Gesture,
     angle_from_up,
     as_landmarks,
     classify,
@@ -294,3 +294,7 @@ def test_collapsed_landmarks_are_none_not_an_error() -> None:
 def test_bad_landmarks_are_refused(landmarks: Points) -> None:
     with pytest.raises(ValueError, match="landmarks"):
         classify(landmarks)
+
+
+def test_an_observation_can_record_every_gesture_but_none() -> None:
+    assert set(SHOWN_GESTURES) == {gesture.value for gesture in Gesture} - {"none"}
