@@ -9,7 +9,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.index import CustomerHit, IndexArrays, IndexKind, distinct_customers
-from salesmigo.gallery.kernels import knn
+from salesmigo.gallery.kernels import (
+    BLAS_THRESHOLD,
+    high_plane_knn,
+    joined_knn,
+    plane_distances,
+)
 from salesmigo.gallery.rwlock import ReadWriteLock
 from salesmigo.gallery.table import DEAD, TemplateTable
 
@@ -18,6 +23,8 @@ __all__ = ["CustomerHit", "ExactIndex", "TableBackedIndex"]
 # Tombstones cost a row of memory and a row of scanning each; compact past this share.
 COMPACT_FRACTION = 0.1
 _MIN_POOL = 16
+# Relative error allowed for faiss's float32 arithmetic in a high-plane distance.
+_ROUNDING_SLACK = 1e-5
 
 
 class TableBackedIndex:
@@ -110,7 +117,7 @@ class TableBackedIndex:
             return IndexArrays(
                 self._table.template_ids[rows],
                 self._table.customer_ids[rows],
-                self._table.vectors[rows],
+                self._table.vectors_of(rows),
             )
 
 
@@ -186,11 +193,18 @@ def checked(
 def exact_search(
     table: TemplateTable, queries: NDArray[np.float32], k: int
 ) -> list[list[CustomerHit]]:
-    """Rank customers for each query, widening the candidate pool until k are found.
+    """Rank customers for each query, widening the candidate pool until the answer is exact.
 
     A customer with many templates can fill the nearest rows alone, so the pool starts at
     a few rows and grows fourfold for the queries that still lack k distinct customers,
     up to every row: the answer is exact whatever the templates per customer.
+
+    A batch of BLAS_THRESHOLD queries or more is measured on the float32 rows themselves.
+    Fewer queries scan the high plane (gallery.halves: half the bytes) and measure the pool
+    exactly; such a query is also widened until its pool is *proven* to hold the answer:
+    every row outside the pool has a high-plane distance of at least the pool's farthest,
+    so a true distance of at least that minus ``table.truncation_error``, and that must
+    exceed the k-th customer's exact distance.
     """
     results: list[list[CustomerHit]] = [[] for _ in range(len(queries))]
     rows = table.rows
@@ -198,14 +212,40 @@ def exact_search(
         return results
     pending = np.arange(len(queries))
     pool = min(rows, max(_MIN_POOL, 4 * k))
+    on_planes = len(queries) < BLAS_THRESHOLD
     while len(pending):
-        squared, found = knn(queries[pending], table.vectors, pool)
+        chosen = queries[pending]
+        if on_planes:
+            scanned, found = high_plane_knn(chosen, table.high, pool)
+        else:
+            squared, found = joined_knn(chosen, table.high, table.low, pool)
         unfinished = []
-        for query, distances, candidates in zip(pending.tolist(), squared, found, strict=True):
-            hits = distinct_customers(distances, candidates, table.customer_ids, k)
+        for position, query in enumerate(pending.tolist()):
+            candidates = found[position]
+            if on_planes:
+                candidates = candidates[candidates >= 0]
+                exact = plane_distances(table.high, table.low, queries[query], candidates)
+                order = np.argsort(exact, kind="stable")
+                hits = distinct_customers(exact[order], candidates[order], table.customer_ids, k)
+                proven = _outside_is_farther(scanned[position], hits, k, table)
+            else:
+                hits = distinct_customers(squared[position], candidates, table.customer_ids, k)
+                proven = len(hits) == k
             results[query] = hits
-            if len(hits) < k and pool < rows:
+            if not proven and pool < rows:
                 unfinished.append(query)
         pending = np.array(unfinished, dtype=np.int64)
         pool = min(rows, pool * 4)
     return results
+
+
+def _outside_is_farther(
+    scanned: NDArray[np.float32], hits: list[CustomerHit], k: int, table: TemplateTable
+) -> bool:
+    """Whether no row outside a pool (high-plane squared distances ``scanned``, ascending)
+    can be nearer than the k-th customer found in it (exact_search)."""
+    if len(hits) < k:
+        return False
+    # The scan's float32 rounding is far below this slack.
+    nearest_outside = float(np.sqrt(max(float(scanned[-1]), 0.0))) * (1.0 - _ROUNDING_SLACK)
+    return nearest_outside - table.truncation_error > hits[-1].distance

@@ -39,8 +39,8 @@ from salesmigo.gallery.kernels import (
     SPLIT_MIN_QUERIES,
     in_parallel,
     one_omp_thread,
+    plane_distances,
     split_queries,
-    squared_distances,
 )
 from salesmigo.gallery.table import CustomerRows, TemplateTable
 
@@ -196,7 +196,7 @@ class FastScanIndex(TableBackedIndex):
         if not len(proposed):
             return []
         wanted = max(k, SHORTLIST)
-        squared = squared_distances(table.vectors, query, proposed)
+        squared = plane_distances(table.high, table.low, query, proposed)
         few = min(len(squared), 4 * wanted)
         nearest = np.argpartition(squared, few - 1)[:few]
         nearest = nearest[np.argsort(squared[nearest], kind="stable")]
@@ -207,7 +207,7 @@ class FastScanIndex(TableBackedIndex):
                 squared[nearest], proposed[nearest], table.customer_ids, wanted
             )
         rows = self._customer_rows.rows_of(np.array([h.customer_id for h in head], dtype=np.int64))
-        squared = squared_distances(table.vectors, query, rows)
+        squared = plane_distances(table.high, table.low, query, rows)
         order = np.argsort(squared, kind="stable")  # a customer's first row is its closest
         return distinct_customers(squared[order], rows[order], table.customer_ids, k)
 
@@ -240,7 +240,7 @@ class FastScanIndex(TableBackedIndex):
         codes = faiss.IndexPQFastScan(self._dimension, self._sub_vectors, CODE_BITS)
         codes.pq.cp.seed = _SEED
         with one_omp_thread():  # deterministic and polite on a shared machine
-            codes.train(np.ascontiguousarray(self._table.vectors[np.sort(sample)]))
+            codes.train(np.ascontiguousarray(self._table.vectors_of(np.sort(sample))))
         return codes
 
     def _adopt(
@@ -274,7 +274,7 @@ class FastScanIndex(TableBackedIndex):
                 for start in range(0, len(part), _ENCODE_CHUNK):  # bounded temporaries
                     shard.codes.add(
                         np.ascontiguousarray(
-                            self._table.vectors[part[start : start + _ENCODE_CHUNK]]
+                            self._table.vectors_of(part[start : start + _ENCODE_CHUNK])
                         )
                     )
             shard.code_row = _grown(shard.code_row, first + len(part), fill=-1)

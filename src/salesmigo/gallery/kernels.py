@@ -35,12 +35,16 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.gallery.halves import Plane, join
+
 BLAS_THRESHOLD = 20
 _DEFAULT_BLAS_THRESHOLD: int = faiss.cvar.distance_compute_blas_threshold
 _blas_lock = threading.Lock()
 _blas_batches = 0
 # Below this many rows a single query is not worth splitting (thread hand-off ~50 us).
 SPLIT_MIN_ROWS = 200_000
+# Rows joined from the two planes at a time for a batch (16 MB of float32 at 128-D).
+JOIN_BLOCK_ROWS = 32_768
 # Below this many queries a batch is not worth splitting.
 SPLIT_MIN_QUERIES = 64
 # Nor is a batch over fewer rows than this: at 10,000 rows, 256 queries ran at 22,600 q/s
@@ -143,17 +147,103 @@ def _split_base(
     queries: NDArray[np.float32], base: NDArray[np.float32], k: int, parts: int
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     bounds = np.linspace(0, len(base), parts + 1).astype(int)
-    pieces = [(int(a), base[a:b]) for a, b in pairwise(bounds)]
-    found = list(_workers().map(lambda piece: _faiss_knn(queries, piece[1], k), pieces))
+    starts = [int(a) for a in bounds[:-1]]
+    found = list(
+        _workers().map(lambda ab: _faiss_knn(queries, base[ab[0] : ab[1]], k), pairwise(bounds))
+    )
+    return _merged(starts, found, k)
+
+
+def _merged(
+    starts: Sequence[int],
+    found: Sequence[tuple[NDArray[np.float32], NDArray[np.int64]]],
+    k: int,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The ``k`` best of the parts' results; part ``i``'s rows are numbered from
+    ``starts[i]``."""
     distances = np.concatenate([d for d, _ in found], axis=1)
     rows = np.concatenate(
-        [np.where(i >= 0, i + start, -1) for (start, _), (_, i) in zip(pieces, found, strict=True)],
+        [np.where(i >= 0, i + start, -1) for start, (_, i) in zip(starts, found, strict=True)],
         axis=1,
     )
     distances = np.where(rows >= 0, distances, np.inf).astype(np.float32)
     order = np.argsort(distances, axis=1, kind="stable")[:, :k]
     best = np.take_along_axis(distances, order, axis=1)
     return best, np.take_along_axis(rows, order, axis=1).astype(np.int64)
+
+
+def high_plane_knn(
+    queries: NDArray[np.float32], high: Plane, k: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Like :func:`knn`, over the rows as the high plane holds them (gallery.halves).
+
+    faiss's bfloat16 scalar quantiser reads the plane in place (a view, not a copy): half
+    the bytes of float32 rows. It scans query by query, with no BLAS, so it suits single
+    queries and small batches; :func:`joined_knn` suits large ones.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    parts = max(1, faiss.omp_get_max_threads())
+    if parts == 1 or len(high) < SPLIT_MIN_ROWS:
+        return _high_plane_part(queries, high, k)
+    bounds = np.linspace(0, len(high), parts + 1).astype(int)
+    starts = [int(a) for a in bounds[:-1]]
+    found = in_parallel(
+        lambda ab: _high_plane_part(queries, high[ab[0] : ab[1]], k), list(pairwise(bounds))
+    )
+    return _merged(starts, found, k)
+
+
+def _high_plane_part(
+    queries: NDArray[np.float32], high: Plane, k: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    high = np.ascontiguousarray(high, dtype=np.uint16)
+    codes = high.reshape(-1).view(np.uint8)
+    index = faiss.IndexScalarQuantizer(
+        high.shape[1], faiss.ScalarQuantizer.QT_bf16, faiss.METRIC_L2
+    )
+    # A view of the numpy plane: faiss neither copies nor frees it (``codes`` outlives the
+    # search, being a local of this frame).
+    index.codes = faiss.MaybeOwnedVectorUInt8.create_view(  # type: ignore[attr-defined]
+        faiss.swig_ptr(codes),
+        codes.size,
+        index.codes.owner,  # type: ignore[attr-defined]
+    )
+    index.ntotal = len(high)
+    with one_omp_thread():  # also in the calling thread, which in_parallel puts to work
+        distances, rows = index.search(queries, k)
+    return distances, rows.astype(np.int64, copy=False)
+
+
+def joined_knn(
+    queries: NDArray[np.float32], high: Plane, low: Plane, k: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Like :func:`knn` over the float32 rows the two planes hold, joined a block at a
+    time (a few MB) for faiss's BLAS path: for batches of queries."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    parts = max(1, faiss.omp_get_max_threads())
+    if parts == 1 or len(high) < SPLIT_BATCH_MIN_ROWS:
+        return _joined_part(queries, high, low, k)
+    bounds = np.linspace(0, len(high), parts + 1).astype(int)
+    starts = [int(a) for a in bounds[:-1]]
+    found = in_parallel(
+        lambda ab: _joined_part(queries, high[ab[0] : ab[1]], low[ab[0] : ab[1]], k),
+        list(pairwise(bounds)),
+    )
+    return _merged(starts, found, k)
+
+
+def _joined_part(
+    queries: NDArray[np.float32], high: Plane, low: Plane, k: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    starts = list(range(0, len(high), JOIN_BLOCK_ROWS)) or [0]
+    with one_omp_thread():  # also in the calling thread, which in_parallel puts to work
+        found = [
+            _faiss_knn(
+                queries, join(high[a : a + JOIN_BLOCK_ROWS], low[a : a + JOIN_BLOCK_ROWS]), k
+            )
+            for a in starts
+        ]
+    return found[0] if len(found) == 1 else _merged(starts, found, k)
 
 
 def split_queries(
@@ -204,3 +294,12 @@ def squared_distances(
             len(rows),
         )
     return out
+
+
+def plane_distances(
+    high: Plane, low: Plane, query: NDArray[np.float32], rows: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Squared L2 distances from one query to the given rows, joined from the two planes
+    (gallery.halves): exact, as on float32 rows."""
+    joined = join(high[rows], low[rows])
+    return squared_distances(joined, query, np.arange(len(rows), dtype=np.int64))

@@ -2,8 +2,12 @@
 
 Memory is the point of this module. A million 128-D templates are 512 MB of float32 and
 must not cost much more: a Python dict from template id to row alone would add over 100
-bytes per template. So the table keeps three contiguous arrays (528 bytes a row) and finds
-rows by binary search:
+bytes per template. So the table keeps contiguous arrays (528 bytes a row) and finds rows
+by binary search:
+
+* The vectors are float32, held as their high and low 16 bits in two planes
+  (gallery.halves): the high plane alone is what an exact search scans first, at half the
+  bytes. ``truncation_error`` bounds how far any live row is from its high plane.
 
 * Rows are append-only. A removed template becomes a *tombstone*: its customer id is set
   to ``DEAD`` and its vector to a far-away point, so no search ranks it and its row number
@@ -28,6 +32,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from salesmigo.gallery import halves
+
 DEAD = -1
 # The squared distance from any unit-scale query to this point is ~1e36: last in any
 # ranking, yet finite, so BLAS-based distance kernels produce no NaN or inf.
@@ -43,7 +49,9 @@ class TemplateTable:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self._vectors = np.empty((0, dimension), dtype=np.float32)
+        self._high = np.empty((0, dimension), dtype=np.uint16)
+        self._low = np.empty((0, dimension), dtype=np.uint16)
+        self._truncation_error = 0.0
         self._template_ids = np.empty(0, dtype=np.int64)
         self._customer_ids = np.empty(0, dtype=np.int64)
         self._rows = 0
@@ -66,11 +74,15 @@ class TemplateTable:
         The template ids must be unique; the caller has checked it (snapshots do).
         """
         table = cls(vectors.shape[1])
-        table._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        table._high, table._low = halves.split(vectors)
         table._template_ids = np.ascontiguousarray(template_ids, dtype=np.int64)
         table._customer_ids = np.ascontiguousarray(customer_ids, dtype=np.int64)
         table._rows = len(table._template_ids)
         table._dead = int(np.count_nonzero(table._customer_ids == DEAD))
+        live = table.live_rows()
+        table._truncation_error = halves.truncation_error(
+            np.asarray(vectors, dtype=np.float32)[live], table._high[live]
+        )
         table._reindex()
         return table
 
@@ -91,7 +103,26 @@ class TemplateTable:
 
     @property
     def vectors(self) -> NDArray[np.float32]:
-        return self._vectors[: self._rows]
+        """Every row as float32: a new array (for snapshots and exports, not searches)."""
+        return halves.join(self.high, self.low)
+
+    @property
+    def high(self) -> halves.Plane:
+        """The high 16 bits of every float32 (a view; see gallery.halves)."""
+        return self._high[: self._rows]
+
+    @property
+    def low(self) -> halves.Plane:
+        return self._low[: self._rows]
+
+    @property
+    def truncation_error(self) -> float:
+        """An upper bound on the distance from any live row to its high-plane truncation."""
+        return self._truncation_error
+
+    def vectors_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """These rows as float32 (a new array)."""
+        return halves.join(self._high[rows], self._low[rows])
 
     @property
     def template_ids(self) -> NDArray[np.int64]:
@@ -104,7 +135,12 @@ class TemplateTable:
     @property
     def nbytes(self) -> int:
         """Memory held by the table's arrays, spare capacity included."""
-        total = self._vectors.nbytes + self._template_ids.nbytes + self._customer_ids.nbytes
+        total = (
+            self._high.nbytes
+            + self._low.nbytes
+            + self._template_ids.nbytes
+            + self._customer_ids.nbytes
+        )
         if self._order is not None and self._sorted_ids is not None:
             total += self._order.nbytes + self._sorted_ids.nbytes
         return total
@@ -169,7 +205,7 @@ class TemplateTable:
         overwritten = rows[known]
         if len(overwritten):
             self._dead -= int(np.count_nonzero(self._customer_ids[overwritten] == DEAD))
-            self._vectors[overwritten] = matrix[known]
+            self._write(overwritten, matrix[known])
             self._customer_ids[overwritten] = customers[known]
         appended = self._append(ids[~known], customers[~known], matrix[~known])
         return overwritten, appended
@@ -180,8 +216,9 @@ class TemplateTable:
         rows = np.unique(rows[rows >= 0])
         alive: NDArray[np.int64] = rows[self._customer_ids[rows] != DEAD]
         self._customer_ids[alive] = DEAD
-        self._vectors[alive] = 0.0
-        self._vectors[alive, 0] = _FAR
+        far = np.zeros((1, self.dimension), dtype=np.float32)
+        far[0, 0] = _FAR
+        self._high[alive], self._low[alive] = halves.split(far)
         self._dead += len(alive)
         return alive
 
@@ -191,7 +228,8 @@ class TemplateTable:
         if len(keep) == self._rows:
             return keep
         # The gathered copies are temporary; the arrays themselves are reused.
-        self._vectors[: len(keep)] = self._vectors[keep]
+        self._high[: len(keep)] = self._high[keep]
+        self._low[: len(keep)] = self._low[keep]
         self._template_ids[: len(keep)] = self._template_ids[keep]
         self._customer_ids[: len(keep)] = self._customer_ids[keep]
         self._rows = len(keep)
@@ -214,7 +252,7 @@ class TemplateTable:
         if not count:
             return np.empty(0, dtype=np.int64)
         self._reserve(start + count)
-        self._vectors[start : start + count] = matrix
+        self._write(np.arange(start, start + count, dtype=np.int64), matrix)
         self._template_ids[start : start + count] = ids
         self._customer_ids[start : start + count] = customers
         self._rows += count
@@ -229,6 +267,11 @@ class TemplateTable:
         elif self._rows - self._indexed > _TAIL_LIMIT:
             self._reindex()
         return np.arange(start, start + count, dtype=np.int64)
+
+    def _write(self, rows: NDArray[np.int64], matrix: NDArray[np.float32]) -> None:
+        high, low = halves.split(matrix)
+        self._high[rows], self._low[rows] = high, low
+        self._truncation_error = max(self._truncation_error, halves.truncation_error(matrix, high))
 
     def _reindex(self) -> None:
         ids = self._template_ids[: self._rows]
@@ -251,7 +294,8 @@ class TemplateTable:
             self._resize(capacity)
 
     def _resize(self, capacity: int) -> None:
-        self._vectors = _resized(self._vectors, capacity, self._rows)
+        self._high = _resized(self._high, capacity, self._rows)
+        self._low = _resized(self._low, capacity, self._rows)
         self._template_ids = _resized(self._template_ids, capacity, self._rows)
         self._customer_ids = _resized(self._customer_ids, capacity, self._rows)
 

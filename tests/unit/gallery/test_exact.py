@@ -88,3 +88,25 @@ def test_empty_index_finds_nobody_and_bad_input_is_refused() -> None:
     assert index.nearest_customers(np.zeros(4, dtype=np.float32)) == []
     with pytest.raises(ValueError, match="differ in length"):
         index.add([1, 2], [1], np.zeros((2, 4), dtype=np.float32))
+
+
+def test_near_ties_the_high_plane_cannot_tell_apart_are_ranked_exactly() -> None:
+    # 400 customers on a sphere of radius 1 around the query, their radii apart by ~1e-5:
+    # far below the high plane's resolution (~0.004 here), so the scan's order among them
+    # is noise, and only widening the pool until it provably holds the answer finds it.
+    rng = np.random.default_rng(11)
+    directions = rng.normal(size=(400, 64))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    radii = 1.0 + rng.permutation(400) * 1e-5
+    query = rng.normal(size=64).astype(np.float32)
+    vectors = (query + directions * radii[:, None]).astype(np.float32)
+    customer_ids = list(range(1, 401))
+    index = ExactIndex(64)
+    index.add(list(range(400)), customer_ids, vectors)
+
+    hits = index.nearest_customers(query, k=3)
+
+    expected = _brute_force(customer_ids, vectors, query, k=3)
+    assert [h.customer_id for h in hits] == [c for c, _ in expected]
+    exact = np.linalg.norm(vectors - query, axis=1)
+    assert [h.distance for h in hits] == pytest.approx(np.sort(exact)[:3], abs=1e-6)

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from salesmigo.gallery import kernels
+from salesmigo.gallery import halves, kernels
 
 
 @pytest.fixture
@@ -41,3 +41,34 @@ def test_more_neighbours_than_rows_come_back_as_minus_one() -> None:
     base = np.eye(4, 8, dtype=np.float32)
     _, rows = kernels._split_base(np.zeros((1, 8), dtype=np.float32), base, 6, parts=2)
     assert sorted(rows[0].tolist()) == [-1, -1, 0, 1, 2, 3]
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_the_plane_kernels_equal_a_scan_of_what_the_planes_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(1001, 16)).astype(np.float32)
+    queries = rng.normal(size=(40, 16)).astype(np.float32)
+    high, low = halves.split(base)
+
+    # The high plane alone: the truncated rows, scanned in two parts.
+    expected_distances, expected_rows = kernels._one_thread(queries, halves.truncated(high), 5)
+    got_distances, got_rows = kernels.high_plane_knn(queries[:1], high, 5)
+    np.testing.assert_array_equal(got_rows[0], expected_rows[0])
+    np.testing.assert_allclose(got_distances[0], expected_distances[0], rtol=1e-5)
+
+    # Both planes joined a block at a time: the float32 rows themselves.
+    expected_distances, expected_rows = kernels._one_thread(queries, base, 5)
+    for block in (1001, 100):
+        monkeypatch.setattr(kernels, "JOIN_BLOCK_ROWS", block)
+        got_distances, got_rows = kernels.joined_knn(queries, high, low, 5)
+        np.testing.assert_array_equal(got_rows, expected_rows)
+        np.testing.assert_allclose(got_distances, expected_distances, rtol=1e-5)
+
+    rows = np.array([7, 0, 1000], dtype=np.int64)
+    np.testing.assert_allclose(
+        kernels.plane_distances(high, low, queries[0], rows),
+        ((base[rows] - queries[0]) ** 2).sum(axis=1),
+        rtol=1e-5,
+    )
