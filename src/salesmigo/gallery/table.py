@@ -79,9 +79,8 @@ class TemplateTable:
         table._customer_ids = np.ascontiguousarray(customer_ids, dtype=np.int64)
         table._rows = len(table._template_ids)
         table._dead = int(np.count_nonzero(table._customer_ids == DEAD))
-        live = table.live_rows()
         table._truncation_error = halves.truncation_error(
-            np.asarray(vectors, dtype=np.float32)[live], table._high[live]
+            vectors, table._high, keep=table._customer_ids != DEAD
         )
         table._reindex()
         return table

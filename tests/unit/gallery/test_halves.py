@@ -9,7 +9,7 @@ from salesmigo.gallery import halves
 
 def test_the_planes_join_to_the_same_float32_bits() -> None:
     rng = np.random.default_rng(3)
-    vectors = rng.normal(scale=0.1, size=(500, 128)).astype(np.float32)
+    vectors = rng.normal(scale=0.1, size=(20_000, 128)).astype(np.float32)  # > one block
     vectors[0, :5] = [0.0, -0.0, 1e-40, -3.4e38, 1e18]  # zero, subnormal, extremes
 
     high, low = halves.split(vectors)
