@@ -307,5 +307,6 @@ def plane_distances(
 ) -> NDArray[np.float32]:
     """Squared L2 distances from one query to the given rows, joined from the two planes
     (gallery.halves): exact, as on float32 rows."""
-    joined = join(high[rows], low[rows])
+    # np.take gathers rows about twice as fast as fancy indexing.
+    joined = join(np.take(high, rows, axis=0), np.take(low, rows, axis=0))
     return squared_distances(joined, query, np.arange(len(rows), dtype=np.int64))
