@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.index import CustomerHit, IndexArrays, IndexKind, distinct_customers
-from salesmigo.gallery.kernels import (
-    BLAS_THRESHOLD,
-    high_plane_knn,
-    joined_knn,
-    plane_distances,
-)
+from salesmigo.gallery.kernels import BLAS_THRESHOLD, high_plane_knn, joined_knn, knn
 from salesmigo.gallery.rwlock import ReadWriteLock
-from salesmigo.gallery.table import DEAD, TemplateTable
+from salesmigo.gallery.table import DEAD, SplitTemplateTable, TemplateTable
 
 __all__ = ["CustomerHit", "ExactIndex", "TableBackedIndex"]
 
@@ -32,12 +28,14 @@ class TableBackedIndex:
     readers-writer lock, the customer set, exports. Subclasses add the search."""
 
     kind: IndexKind
+    # The kind of table the index keeps its rows in (build one with ``from_arrays``).
+    table_type: ClassVar[type[TemplateTable]] = TemplateTable
 
     def __init__(self, dimension: int, table: TemplateTable | None = None) -> None:
         if table is not None and table.dimension != dimension:
             raise ValueError(f"a {table.dimension}-D table for a {dimension}-D index")
         self._dimension = dimension
-        self._table = table if table is not None else TemplateTable(dimension)
+        self._table = table if table is not None else self.table_type(dimension)
         self._lock = ReadWriteLock()
         self._customers: frozenset[int] | None = None
 
@@ -134,6 +132,7 @@ class ExactIndex(TableBackedIndex):
     """
 
     kind: IndexKind = "exact"
+    table_type: ClassVar[type[TemplateTable]] = SplitTemplateTable
 
     def add(
         self,
@@ -202,12 +201,12 @@ def exact_search(
     a few rows and grows fourfold for the queries that still lack k distinct customers,
     up to every row: the answer is exact whatever the templates per customer.
 
-    A batch of BLAS_THRESHOLD queries or more is measured on the float32 rows themselves.
-    Fewer queries scan the high plane (gallery.halves: half the bytes) and measure the pool
-    exactly; such a query is also widened until its pool is *proven* to hold the answer:
-    every row outside the pool has a high-plane distance of at least the pool's farthest,
-    so a true distance of at least that minus ``table.truncation_error``, and that must
-    exceed the k-th customer's exact distance.
+    On a :class:`SplitTemplateTable`, fewer than BLAS_THRESHOLD queries scan the high
+    plane (gallery.halves: half the bytes) and measure their pool exactly; such a query
+    is also widened until its pool is *proven* to hold the answer: every row outside the
+    pool has a high-plane distance of at least the pool's farthest, so a true distance of
+    at least that minus ``table.truncation_error``, and that must exceed the k-th
+    customer's exact distance. Larger batches, and float32 tables, scan exact distances.
     """
     results: list[list[CustomerHit]] = [[] for _ in range(len(queries))]
     rows = table.rows
@@ -215,25 +214,9 @@ def exact_search(
         return results
     pending = np.arange(len(queries))
     pool = min(rows, max(_MIN_POOL, 4 * k))
-    on_planes = len(queries) < BLAS_THRESHOLD
     while len(pending):
-        chosen = queries[pending]
-        if on_planes:
-            scanned, found = high_plane_knn(chosen, table.high, pool)
-        else:
-            squared, found = joined_knn(chosen, table.high, table.low, pool)
         unfinished = []
-        for position, query in enumerate(pending.tolist()):
-            candidates = found[position]
-            if on_planes:
-                candidates = candidates[candidates >= 0]
-                exact = plane_distances(table.high, table.low, queries[query], candidates)
-                order = np.argsort(exact, kind="stable")
-                hits = distinct_customers(exact[order], candidates[order], table.customer_ids, k)
-                proven = _outside_is_farther(scanned[position], hits, k, table)
-            else:
-                hits = distinct_customers(squared[position], candidates, table.customer_ids, k)
-                proven = len(hits) == k
+        for query, hits, proven in _pool_search(table, queries, pending, pool, k):
             results[query] = hits
             if not proven and pool < rows:
                 unfinished.append(query)
@@ -242,8 +225,37 @@ def exact_search(
     return results
 
 
+def _pool_search(
+    table: TemplateTable,
+    queries: NDArray[np.float32],
+    pending: NDArray[np.int64],
+    pool: int,
+    k: int,
+) -> Iterator[tuple[int, list[CustomerHit], bool]]:
+    """For each pending query: its k best customers among its ``pool`` nearest rows, and
+    whether they are proven to be the k best of the whole table."""
+    chosen = queries[pending]
+    if isinstance(table, SplitTemplateTable) and len(chosen) < BLAS_THRESHOLD:
+        scanned, found = high_plane_knn(chosen, table.high, pool)
+        for position, query in enumerate(pending.tolist()):
+            candidates = found[position]
+            candidates = candidates[candidates >= 0]
+            exact = table.distances(queries[query], candidates)
+            order = np.argsort(exact, kind="stable")
+            hits = distinct_customers(exact[order], candidates[order], table.customer_ids, k)
+            yield query, hits, _outside_is_farther(scanned[position], hits, k, table)
+        return
+    if isinstance(table, SplitTemplateTable):
+        squared, found = joined_knn(chosen, table.high, table.low, pool)
+    else:
+        squared, found = knn(chosen, table.vectors, pool)
+    for position, query in enumerate(pending.tolist()):
+        hits = distinct_customers(squared[position], found[position], table.customer_ids, k)
+        yield query, hits, len(hits) == k
+
+
 def _outside_is_farther(
-    scanned: NDArray[np.float32], hits: list[CustomerHit], k: int, table: TemplateTable
+    scanned: NDArray[np.float32], hits: list[CustomerHit], k: int, table: SplitTemplateTable
 ) -> bool:
     """Whether no row outside a pool (high-plane squared distances ``scanned``, ascending)
     can be nearer than the k-th customer found in it (exact_search)."""

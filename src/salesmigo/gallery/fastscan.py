@@ -39,7 +39,6 @@ from salesmigo.gallery.kernels import (
     SPLIT_MIN_QUERIES,
     in_parallel,
     one_omp_thread,
-    plane_distances,
     split_queries,
 )
 from salesmigo.gallery.table import CustomerRows, TemplateTable
@@ -196,7 +195,7 @@ class FastScanIndex(TableBackedIndex):
         if not len(proposed):
             return []
         wanted = max(k, SHORTLIST)
-        squared = plane_distances(table.high, table.low, query, proposed)
+        squared = table.distances(query, proposed)
         few = min(len(squared), 4 * wanted)
         nearest = np.argpartition(squared, few - 1)[:few]
         nearest = nearest[np.argsort(squared[nearest], kind="stable")]
@@ -207,7 +206,7 @@ class FastScanIndex(TableBackedIndex):
                 squared[nearest], proposed[nearest], table.customer_ids, wanted
             )
         rows = self._customer_rows.rows_of(np.array([h.customer_id for h in head], dtype=np.int64))
-        squared = plane_distances(table.high, table.low, query, rows)
+        squared = table.distances(query, rows)
         order = np.argsort(squared, kind="stable")  # a customer's first row is its closest
         return distinct_customers(squared[order], rows[order], table.customer_ids, k)
 

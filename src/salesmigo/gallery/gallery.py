@@ -15,7 +15,7 @@ from salesmigo.gallery.decision import Identification, decide
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.index import IndexKind, SearchIndex
-from salesmigo.gallery.table import DEAD, TemplateTable
+from salesmigo.gallery.table import DEAD
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class Gallery:
             self._start_conversion(model, index)
         elif index.kind == "fastscan" and len(index) < threshold // 2:
             arrays = index.export()
-            table = TemplateTable.from_arrays(
+            table = ExactIndex.table_type.from_arrays(
                 arrays.template_ids, arrays.customer_ids, arrays.vectors
             )
             self._indexes[model] = ExactIndex(index.dimension, table)
@@ -237,7 +237,7 @@ class Gallery:
 
         def build() -> None:
             try:
-                table = TemplateTable.from_arrays(
+                table = FastScanIndex.table_type.from_arrays(
                     arrays.template_ids, arrays.customer_ids, arrays.vectors
                 )
                 approximate = FastScanIndex(index.dimension, table)

@@ -300,13 +300,3 @@ def squared_distances(
             len(rows),
         )
     return out
-
-
-def plane_distances(
-    high: Plane, low: Plane, query: NDArray[np.float32], rows: NDArray[np.int64]
-) -> NDArray[np.float32]:
-    """Squared L2 distances from one query to the given rows, joined from the two planes
-    (gallery.halves): exact, as on float32 rows."""
-    # np.take gathers rows about twice as fast as fancy indexing.
-    joined = join(np.take(high, rows, axis=0), np.take(low, rows, axis=0))
-    return squared_distances(joined, query, np.arange(len(rows), dtype=np.int64))

@@ -291,21 +291,23 @@ def _indexes(
             raise SnapshotError(f"{model}: arrays of different lengths")
         if len(np.unique(template_ids)) != rows:
             raise SnapshotError(f"{model}: repeated template ids")
-        table = TemplateTable.from_arrays(template_ids, customer_ids, vectors)
+        kind = entry["kind"]
+        if kind not in ("exact", "fastscan"):
+            raise SnapshotError(f"{model}: unknown index kind {kind!r}")
+        fast = settings.index == "fastscan" or (kind == "fastscan" and settings.index != "exact")
+        table_type = FastScanIndex.table_type if fast else ExactIndex.table_type
+        table = table_type.from_arrays(template_ids, customer_ids, vectors)
         if table.live != entry["templates"]:
             raise SnapshotError(
                 f"{model}: {table.live} templates, header says {entry['templates']}"
             )
-        kind = entry["kind"]
         index: SearchIndex
-        if kind == "fastscan" and settings.index != "exact":
+        if kind == "fastscan" and fast:
             index = _fastscan(model, dimension, table, arrays)
-        elif kind in ("exact", "fastscan") and settings.index == "fastscan":
+        elif fast:
             index = FastScanIndex(dimension, table)  # the codes are made now
-        elif kind in ("exact", "fastscan"):
-            index = ExactIndex(dimension, table)
         else:
-            raise SnapshotError(f"{model}: unknown index kind {kind!r}")
+            index = ExactIndex(dimension, table)
         indexes[model] = index
     return indexes
 

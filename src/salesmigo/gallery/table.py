@@ -5,9 +5,11 @@ must not cost much more: a Python dict from template id to row alone would add o
 bytes per template. So the table keeps contiguous arrays (528 bytes a row) and finds rows
 by binary search:
 
-* The vectors are float32, held as their high and low 16 bits in two planes
-  (gallery.halves): the high plane alone is what an exact search scans first, at half the
-  bytes. ``truncation_error`` bounds how far any live row is from its high plane.
+* The vectors are float32. :class:`SplitTemplateTable`, the exact index's table, holds
+  each as its high and low 16 bits in two planes (gallery.halves): the high plane alone
+  is what an exact search scans first, at half the bytes, and ``truncation_error``
+  bounds how far any live row is from it. The fast-scan index keeps plain float32 rows:
+  it measures a thousand scattered rows a query, which planes make 3x dearer.
 
 * Rows are append-only. A removed template becomes a *tombstone*: its customer id is set
   to ``DEAD`` and its vector to a far-away point, so no search ranks it and its row number
@@ -27,12 +29,13 @@ Not thread-safe: the index that owns a table serialises changes and searches aro
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery import halves
+from salesmigo.gallery.kernels import squared_distances
 
 DEAD = -1
 # The squared distance from any unit-scale query to this point is ~1e36: last in any
@@ -49,9 +52,7 @@ class TemplateTable:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self._high = np.empty((0, dimension), dtype=np.uint16)
-        self._low = np.empty((0, dimension), dtype=np.uint16)
-        self._truncation_error = 0.0
+        self._init_vectors()
         self._template_ids = np.empty(0, dtype=np.int64)
         self._customer_ids = np.empty(0, dtype=np.int64)
         self._rows = 0
@@ -68,20 +69,17 @@ class TemplateTable:
         template_ids: NDArray[np.int64],
         customer_ids: NDArray[np.int64],
         vectors: NDArray[np.float32],
-    ) -> TemplateTable:
+    ) -> Self:
         """A table owning exactly these arrays (no spare capacity, no copy if possible).
 
         The template ids must be unique; the caller has checked it (snapshots do).
         """
         table = cls(vectors.shape[1])
-        table._high, table._low = halves.split(vectors)
         table._template_ids = np.ascontiguousarray(template_ids, dtype=np.int64)
         table._customer_ids = np.ascontiguousarray(customer_ids, dtype=np.int64)
         table._rows = len(table._template_ids)
         table._dead = int(np.count_nonzero(table._customer_ids == DEAD))
-        table._truncation_error = halves.truncation_error(
-            vectors, table._high, keep=table._customer_ids != DEAD
-        )
+        table._adopt(vectors)
         table._reindex()
         return table
 
@@ -102,26 +100,16 @@ class TemplateTable:
 
     @property
     def vectors(self) -> NDArray[np.float32]:
-        """Every row as float32: a new array (for snapshots and exports, not searches)."""
-        return halves.join(self.high, self.low)
-
-    @property
-    def high(self) -> halves.Plane:
-        """The high 16 bits of every float32 (a view; see gallery.halves)."""
-        return self._high[: self._rows]
-
-    @property
-    def low(self) -> halves.Plane:
-        return self._low[: self._rows]
-
-    @property
-    def truncation_error(self) -> float:
-        """An upper bound on the distance from any live row to its high-plane truncation."""
-        return self._truncation_error
+        """Every row as float32 (a view here; a new array for a split table)."""
+        return self._vectors[: self._rows]
 
     def vectors_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """These rows as float32 (a new array)."""
-        return halves.join(self._high[rows], self._low[rows])
+        return self._vectors[rows]
+
+    def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Squared L2 distances from one query to these rows, exactly."""
+        return squared_distances(self.vectors, query, rows)
 
     @property
     def template_ids(self) -> NDArray[np.int64]:
@@ -134,12 +122,7 @@ class TemplateTable:
     @property
     def nbytes(self) -> int:
         """Memory held by the table's arrays, spare capacity included."""
-        total = (
-            self._high.nbytes
-            + self._low.nbytes
-            + self._template_ids.nbytes
-            + self._customer_ids.nbytes
-        )
+        total = self._vector_nbytes() + self._template_ids.nbytes + self._customer_ids.nbytes
         if self._order is not None and self._sorted_ids is not None:
             total += self._order.nbytes + self._sorted_ids.nbytes
         return total
@@ -217,7 +200,7 @@ class TemplateTable:
         self._customer_ids[alive] = DEAD
         far = np.zeros((1, self.dimension), dtype=np.float32)
         far[0, 0] = _FAR
-        self._high[alive], self._low[alive] = halves.split(far)
+        self._write(alive, far, bound=False)
         self._dead += len(alive)
         return alive
 
@@ -227,8 +210,7 @@ class TemplateTable:
         if len(keep) == self._rows:
             return keep
         # The gathered copies are temporary; the arrays themselves are reused.
-        self._high[: len(keep)] = self._high[keep]
-        self._low[: len(keep)] = self._low[keep]
+        self._move(keep)
         self._template_ids[: len(keep)] = self._template_ids[keep]
         self._customer_ids[: len(keep)] = self._customer_ids[keep]
         self._rows = len(keep)
@@ -267,10 +249,29 @@ class TemplateTable:
             self._reindex()
         return np.arange(start, start + count, dtype=np.int64)
 
-    def _write(self, rows: NDArray[np.int64], matrix: NDArray[np.float32]) -> None:
-        high, low = halves.split(matrix)
-        self._high[rows], self._low[rows] = high, low
-        self._truncation_error = max(self._truncation_error, halves.truncation_error(matrix, high))
+    # -- vector storage: float32 rows here, two planes in SplitTemplateTable -------------
+
+    def _init_vectors(self) -> None:
+        self._vectors = np.empty((0, self.dimension), dtype=np.float32)
+
+    def _adopt(self, vectors: NDArray[np.float32]) -> None:
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _write(
+        self, rows: NDArray[np.int64], matrix: NDArray[np.float32], *, bound: bool = True
+    ) -> None:
+        """Store these rows' vectors (``bound``: False for tombstones, which no search
+        returns and no error bound needs to cover)."""
+        self._vectors[rows] = matrix
+
+    def _move(self, keep: NDArray[np.int64]) -> None:
+        self._vectors[: len(keep)] = self._vectors[keep]
+
+    def _resize_vectors(self, capacity: int) -> None:
+        self._vectors = _resized(self._vectors, capacity, self._rows)
+
+    def _vector_nbytes(self) -> int:
+        return self._vectors.nbytes
 
     def _reindex(self) -> None:
         ids = self._template_ids[: self._rows]
@@ -293,10 +294,71 @@ class TemplateTable:
             self._resize(capacity)
 
     def _resize(self, capacity: int) -> None:
-        self._high = _resized(self._high, capacity, self._rows)
-        self._low = _resized(self._low, capacity, self._rows)
+        self._resize_vectors(capacity)
         self._template_ids = _resized(self._template_ids, capacity, self._rows)
         self._customer_ids = _resized(self._customer_ids, capacity, self._rows)
+
+
+class SplitTemplateTable(TemplateTable):
+    """A table whose float32 vectors are held as two 16-bit planes (gallery.halves): the
+    exact index's, so that a search scans the high plane alone first. Same memory."""
+
+    def _init_vectors(self) -> None:
+        self._high = np.empty((0, self.dimension), dtype=np.uint16)
+        self._low = np.empty((0, self.dimension), dtype=np.uint16)
+        self._truncation_error = 0.0
+
+    @property
+    def vectors(self) -> NDArray[np.float32]:
+        """Every row as float32: a new array (for snapshots and exports, not searches)."""
+        return halves.join(self.high, self.low)
+
+    @property
+    def high(self) -> halves.Plane:
+        """The high 16 bits of every float32 (a view; see gallery.halves)."""
+        return self._high[: self._rows]
+
+    @property
+    def low(self) -> halves.Plane:
+        return self._low[: self._rows]
+
+    @property
+    def truncation_error(self) -> float:
+        """An upper bound on the distance from any live row to its high-plane truncation."""
+        return self._truncation_error
+
+    def vectors_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        return halves.join(np.take(self._high, rows, axis=0), np.take(self._low, rows, axis=0))
+
+    def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        return squared_distances(self.vectors_of(rows), query, np.arange(len(rows), dtype=np.int64))
+
+    def _adopt(self, vectors: NDArray[np.float32]) -> None:
+        self._high, self._low = halves.split(vectors)
+        self._truncation_error = halves.truncation_error(
+            vectors, self._high, keep=self._customer_ids != DEAD
+        )
+
+    def _write(
+        self, rows: NDArray[np.int64], matrix: NDArray[np.float32], *, bound: bool = True
+    ) -> None:
+        high, low = halves.split(matrix)
+        self._high[rows], self._low[rows] = high, low
+        if bound:
+            self._truncation_error = max(
+                self._truncation_error, halves.truncation_error(matrix, high)
+            )
+
+    def _move(self, keep: NDArray[np.int64]) -> None:
+        self._high[: len(keep)] = self._high[keep]
+        self._low[: len(keep)] = self._low[keep]
+
+    def _resize_vectors(self, capacity: int) -> None:
+        self._high = _resized(self._high, capacity, self._rows)
+        self._low = _resized(self._low, capacity, self._rows)
+
+    def _vector_nbytes(self) -> int:
+        return self._high.nbytes + self._low.nbytes
 
 
 def _resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scalar]:

@@ -65,10 +65,3 @@ def test_the_plane_kernels_equal_a_scan_of_what_the_planes_hold(
         got_distances, got_rows = kernels.joined_knn(queries, high, low, 5)
         np.testing.assert_array_equal(got_rows, expected_rows)
         np.testing.assert_allclose(got_distances, expected_distances, rtol=1e-5)
-
-    rows = np.array([7, 0, 1000], dtype=np.int64)
-    np.testing.assert_allclose(
-        kernels.plane_distances(high, low, queries[0], rows),
-        ((base[rows] - queries[0]) ** 2).sum(axis=1),
-        rtol=1e-5,
-    )

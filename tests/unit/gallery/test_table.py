@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
+from salesmigo.gallery import halves
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
+from salesmigo.gallery.table import DEAD, CustomerRows, SplitTemplateTable, TemplateTable
+
+# Float32 rows (the fast-scan index's) and two 16-bit planes (the exact index's).
+TABLE_TYPES = pytest.mark.parametrize("table_type", [TemplateTable, SplitTemplateTable])
 
 
 def _vectors(count: int, seed: int = 0) -> NDArray[np.float32]:
     return np.random.default_rng(seed).normal(size=(count, 8)).astype(np.float32)
 
 
-def test_find_in_sorted_unsorted_and_tail_rows() -> None:
-    table = TemplateTable(8)
+@TABLE_TYPES
+def test_find_in_sorted_unsorted_and_tail_rows(table_type: type[TemplateTable]) -> None:
+    table = table_type(8)
     table.put(np.arange(10, 20), np.ones(10, dtype=np.int64), _vectors(10))  # sorted
     shuffled = np.random.default_rng(1).permutation(np.arange(100, 6000))
     table.put(shuffled[:5000], np.full(5000, 2), _vectors(5000))  # reindexed (> tail limit)
@@ -27,8 +33,11 @@ def test_find_in_sorted_unsorted_and_tail_rows() -> None:
     np.testing.assert_array_equal(table.template_ids[found], wanted[rows >= 0])
 
 
-def test_put_overwrites_and_revives_in_place_and_compact_drops_tombstones() -> None:
-    table = TemplateTable(8)
+@TABLE_TYPES
+def test_put_overwrites_and_revives_in_place_and_compact_drops_tombstones(
+    table_type: type[TemplateTable],
+) -> None:
+    table = table_type(8)
     table.put(np.array([1, 2, 3]), np.array([10, 20, 30]), _vectors(3))
     assert len(table.kill(table.find(np.array([2, 2, 99])))) == 1
     assert (table.live, table.dead) == (2, 1)
@@ -45,8 +54,9 @@ def test_put_overwrites_and_revives_in_place_and_compact_drops_tombstones() -> N
     assert table.find(np.array([4, 1])).tolist() == [1, -1]
 
 
-def test_repeated_ids_in_one_put_keep_the_last() -> None:
-    table = TemplateTable(8)
+@TABLE_TYPES
+def test_repeated_ids_in_one_put_keep_the_last(table_type: type[TemplateTable]) -> None:
+    table = table_type(8)
     vectors = _vectors(3)
     table.put(np.array([5, 6, 5]), np.array([1, 2, 3]), vectors)
     assert table.live == 2
@@ -55,8 +65,9 @@ def test_repeated_ids_in_one_put_keep_the_last() -> None:
     np.testing.assert_array_equal(table.vectors[row], vectors[2])
 
 
-def test_customer_rows_follow_changes() -> None:
-    table = TemplateTable(8)
+@TABLE_TYPES
+def test_customer_rows_follow_changes(table_type: type[TemplateTable]) -> None:
+    table = table_type(8)
     table.put(np.arange(1, 7), np.array([1, 1, 2, 2, 3, 3]), _vectors(6))
     lookup = CustomerRows(table)
     assert lookup.rows_of(np.array([2, 3])).tolist() == [2, 3, 4, 5]
@@ -75,3 +86,28 @@ def test_memory_per_template_stays_under_600_bytes_when_loaded_in_batches() -> N
         ids = np.arange(start, start + 50_000)
         index.add(ids, ids // 3, rng.random((50_000, 128), dtype=np.float32))
     assert index.nbytes / len(index) <= 600
+
+
+def test_a_split_table_keeps_every_float32_bit_and_bounds_its_truncation() -> None:
+    table = SplitTemplateTable(8)
+    vectors = _vectors(50)
+    table.put(np.arange(50), np.arange(50) + 1, vectors)
+    table.kill(table.find(np.array([3])))  # a far-away tombstone: outside the bound
+    table.put(np.array([7]), np.array([99]), vectors[:1] * 2)  # an overwrite: inside it
+
+    expected = vectors.copy()
+    expected[7] = vectors[0] * 2
+    live = table.live_rows()
+    np.testing.assert_array_equal(
+        table.vectors_of(live).view(np.uint32), expected[live].view(np.uint32)
+    )
+    gaps = np.linalg.norm(
+        expected[live].astype(np.float64) - halves.truncated(table.high[live]), axis=1
+    )
+    assert gaps.max() <= table.truncation_error < 1.0
+    rebuilt = SplitTemplateTable.from_arrays(table.template_ids, table.customer_ids, table.vectors)
+    assert rebuilt.truncation_error == pytest.approx(gaps.max(), rel=1e-12)
+    query = vectors[10]
+    np.testing.assert_allclose(
+        table.distances(query, live), ((expected[live] - query) ** 2).sum(axis=1), rtol=1e-5
+    )
