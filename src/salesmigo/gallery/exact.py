@@ -96,18 +96,14 @@ class TableBackedIndex:
     def frozen(self) -> Iterator[dict[str, NDArray[np.generic]]]:
         """The index's own arrays, unchanged while the block runs (searches go on).
 
-        For snapshots: ``template_ids``, ``customer_ids`` and ``vectors`` are the table's
-        rows verbatim (tombstones included), plus whatever a subclass adds.
+        For snapshots: the table's rows verbatim (tombstones included; ``TemplateTable.arrays``),
+        plus whatever a subclass adds.
         """
         with self._lock.read():
             yield self._state()
 
     def _state(self) -> dict[str, NDArray[np.generic]]:
-        return {
-            "template_ids": self._table.template_ids,
-            "customer_ids": self._table.customer_ids,
-            "vectors": self._table.vectors,
-        }
+        return self._table.arrays()
 
     def export(self) -> IndexArrays:
         with self._lock.read():

@@ -59,18 +59,14 @@ def truncated(high: Plane) -> NDArray[np.float32]:
     return values
 
 
-def truncation_error(
-    vectors: NDArray[np.float32], high: Plane, keep: NDArray[np.bool_] | None = None
-) -> float:
+def truncation_error(high: Plane, low: Plane, keep: NDArray[np.bool_] | None = None) -> float:
     """The largest distance between a row (of those ``keep`` selects: all by default) and
     its high-plane truncation; 0 for no rows. Computed a block at a time, so that a
     million rows need a few MB of temporaries, not gigabytes."""
     largest = 0.0
-    for start in range(0, len(vectors), _BLOCK_ROWS):
+    for start in range(0, len(high), _BLOCK_ROWS):
         block = slice(start, start + _BLOCK_ROWS)
-        gap = (np.asarray(vectors[block], dtype=np.float32) - truncated(high[block])).astype(
-            np.float64
-        )
+        gap = (join(high[block], low[block]) - truncated(high[block])).astype(np.float64)
         squared = np.einsum("ij,ij->i", gap, gap)
         if keep is not None:
             squared = squared[keep[block]]

@@ -13,8 +13,10 @@ Layout::
 The header says the format version, the database revision and database id the snapshot
 reflects, and per model: the index kind, the dimension, counts and where each array lies
 (dtype, shape, offset). ``sha256`` covers the whole payload. Per model the arrays are the
-table rows verbatim (``template_ids``, ``customer_ids``, ``vectors``; tombstones
-included) and, for the fast-scan index, its serialised codes and their code-to-row maps,
+table rows verbatim (``template_ids``, ``customer_ids`` and the vectors: ``vectors``
+as float32 for the fast-scan index, ``vectors_high`` and ``vectors_low`` for the exact
+index, whose table keeps them so (gallery.halves); tombstones included) and, for the
+fast-scan index, its serialised codes and their code-to-row maps,
 so a restart rebuilds nothing. Loading reads each array straight into its own numpy buffer (no
 per-row Python work), hashing as it reads: a million templates load in about a second.
 
@@ -47,17 +49,20 @@ from salesmigo.gallery.table import TemplateTable
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: fast-scan codes replaced the HNSW graph
+# 2: fast-scan codes replaced the HNSW graph; 3: the exact index's vectors as two planes
+FORMAT_VERSION = 3
 SNAPSHOT_NAME = "gallery.snapshot"
 MAGIC = b"SALESMIGO-GALLRY"  # 16 bytes
 _ALIGN = 64
 _READ_CHUNK = 64 * 1024 * 1024
 _FOOTER = struct.Struct("<Q16s")
-_TABLE_ARRAYS = ("template_ids", "customer_ids", "vectors")
+_ID_ARRAYS = ("template_ids", "customer_ids")
 _DTYPES: dict[str, np.dtype[Any]] = {
     "template_ids": np.dtype("<i8"),
     "customer_ids": np.dtype("<i8"),
     "vectors": np.dtype("<f4"),
+    "vectors_high": np.dtype("<u2"),  # the exact index's float32 rows as two 16-bit planes
+    "vectors_low": np.dtype("<u2"),
     "trained_on": np.dtype("<i8"),
     "codes": np.dtype("u1"),  # one serialised faiss index per shard: codes_0, codes_1, ...
     "code_row": np.dtype("<i8"),
@@ -284,10 +289,16 @@ def _indexes(
 ) -> dict[str, SearchIndex]:
     indexes: dict[str, SearchIndex] = {}
     for model, entry in header["models"].items():
-        template_ids, customer_ids, vectors = (arrays[(model, name)] for name in _TABLE_ARRAYS)
+        template_ids, customer_ids = (arrays[(model, name)] for name in _ID_ARRAYS)
         dimension = int(entry["dimension"])
         rows = int(entry["rows"])
-        if vectors.shape != (rows, dimension) or not len(template_ids) == len(customer_ids) == rows:
+        if (model, "vectors") in arrays:
+            vectors: tuple[NDArray[Any], ...] = (arrays[(model, "vectors")],)
+        else:
+            vectors = (arrays[(model, "vectors_high")], arrays[(model, "vectors_low")])
+        if any(v.shape != (rows, dimension) for v in vectors) or not (
+            len(template_ids) == len(customer_ids) == rows
+        ):
             raise SnapshotError(f"{model}: arrays of different lengths")
         if len(np.unique(template_ids)) != rows:
             raise SnapshotError(f"{model}: repeated template ids")
@@ -296,7 +307,10 @@ def _indexes(
             raise SnapshotError(f"{model}: unknown index kind {kind!r}")
         fast = settings.index == "fastscan" or (kind == "fastscan" and settings.index != "exact")
         table_type = FastScanIndex.table_type if fast else ExactIndex.table_type
-        table = table_type.from_arrays(template_ids, customer_ids, vectors)
+        if len(vectors) == 1:
+            table = table_type.from_arrays(template_ids, customer_ids, vectors[0])
+        else:
+            table = table_type.from_planes(template_ids, customer_ids, *vectors)
         if table.live != entry["templates"]:
             raise SnapshotError(
                 f"{model}: {table.live} templates, header says {entry['templates']}"

@@ -74,14 +74,41 @@ class TemplateTable:
 
         The template ids must be unique; the caller has checked it (snapshots do).
         """
-        table = cls(vectors.shape[1])
+        table = cls._with_ids(vectors.shape[1], template_ids, customer_ids)
+        table._adopt(vectors)
+        table._reindex()
+        return table
+
+    @classmethod
+    def from_planes(
+        cls,
+        template_ids: NDArray[np.int64],
+        customer_ids: NDArray[np.int64],
+        high: halves.Plane,
+        low: halves.Plane,
+    ) -> Self:
+        """A table of the float32 rows two 16-bit planes hold (gallery.halves)."""
+        return cls.from_arrays(template_ids, customer_ids, halves.join(high, low))
+
+    @classmethod
+    def _with_ids(
+        cls, dimension: int, template_ids: NDArray[np.int64], customer_ids: NDArray[np.int64]
+    ) -> Self:
+        table = cls(dimension)
         table._template_ids = np.ascontiguousarray(template_ids, dtype=np.int64)
         table._customer_ids = np.ascontiguousarray(customer_ids, dtype=np.int64)
         table._rows = len(table._template_ids)
         table._dead = int(np.count_nonzero(table._customer_ids == DEAD))
-        table._adopt(vectors)
-        table._reindex()
         return table
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        """The rows verbatim, tombstones included, by snapshot array name (gallery.persist):
+        no copy."""
+        return {
+            "template_ids": self.template_ids,
+            "customer_ids": self.customer_ids,
+            "vectors": self.vectors,
+        }
 
     # -- sizes and views ---------------------------------------------------------------
 
@@ -333,11 +360,33 @@ class SplitTemplateTable(TemplateTable):
     def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         return squared_distances(self.vectors_of(rows), query, np.arange(len(rows), dtype=np.int64))
 
+    @classmethod
+    def from_planes(
+        cls,
+        template_ids: NDArray[np.int64],
+        customer_ids: NDArray[np.int64],
+        high: halves.Plane,
+        low: halves.Plane,
+    ) -> Self:
+        table = cls._with_ids(high.shape[1], template_ids, customer_ids)
+        table._adopt_planes(np.ascontiguousarray(high), np.ascontiguousarray(low))
+        table._reindex()
+        return table
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        return {
+            "template_ids": self.template_ids,
+            "customer_ids": self.customer_ids,
+            "vectors_high": self.high,
+            "vectors_low": self.low,
+        }
+
     def _adopt(self, vectors: NDArray[np.float32]) -> None:
-        self._high, self._low = halves.split(vectors)
-        self._truncation_error = halves.truncation_error(
-            vectors, self._high, keep=self._customer_ids != DEAD
-        )
+        self._adopt_planes(*halves.split(vectors))
+
+    def _adopt_planes(self, high: halves.Plane, low: halves.Plane) -> None:
+        self._high, self._low = high, low
+        self._truncation_error = halves.truncation_error(high, low, keep=self._customer_ids != DEAD)
 
     def _write(
         self, rows: NDArray[np.int64], matrix: NDArray[np.float32], *, bound: bool = True
@@ -345,9 +394,7 @@ class SplitTemplateTable(TemplateTable):
         high, low = halves.split(matrix)
         self._high[rows], self._low[rows] = high, low
         if bound:
-            self._truncation_error = max(
-                self._truncation_error, halves.truncation_error(matrix, high)
-            )
+            self._truncation_error = max(self._truncation_error, halves.truncation_error(high, low))
 
     def _move(self, keep: NDArray[np.int64]) -> None:
         self._high[: len(keep)] = self._high[keep]

@@ -31,12 +31,15 @@ def test_the_truncation_error_bounds_every_row_and_is_tight() -> None:
     rng = np.random.default_rng(4)
     vectors = rng.normal(size=(2000, 128)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    high, _ = halves.split(vectors)
+    high, low = halves.split(vectors)
 
-    error = halves.truncation_error(vectors, high)
+    error = halves.truncation_error(high, low)
     gaps = np.linalg.norm(vectors.astype(np.float64) - halves.truncated(high), axis=1)
 
     assert gaps.max() <= error
     assert error == gaps.max()
     assert error < 2**-7  # a unit vector moves by less than its relative precision
-    assert halves.truncation_error(vectors[:0], high[:0]) == 0.0
+    assert halves.truncation_error(high[:0], low[:0]) == 0.0
+    keep = np.zeros(len(vectors), dtype=bool)
+    keep[:10] = True
+    assert halves.truncation_error(high, low, keep) == gaps[:10].max()

@@ -98,6 +98,35 @@ def test_a_fastscan_snapshot_loads_as_exact_when_the_settings_say_exact(
     assert gallery.size("sface") == original.size("sface")
 
 
+def test_an_exact_snapshot_keeps_the_planes_and_loads_as_fastscan_when_asked(
+    tmp_path: Path, faces: SyntheticGallery
+) -> None:
+    original = _gallery(faces, GallerySettings(index="exact"))
+    save_snapshot(original, tmp_path, revision=1, database_id="db-1")
+    header, _ = persist._read(snapshot_path(tmp_path), "db-1")
+    assert set(header["models"]["sface"]["arrays"]) == {
+        "template_ids",
+        "customer_ids",
+        "vectors_high",
+        "vectors_low",
+    }
+    exact = _load(tmp_path, GallerySettings(index="exact"))
+    fast = _load(tmp_path, GallerySettings(index="fastscan"))
+    assert exact is not None
+    assert fast is not None
+    assert (exact.index_kind("sface"), fast.index_kind("sface")) == ("exact", "fastscan")
+    # Every float32 bit survives the planes, whichever table the rows are loaded into.
+    saved = original.index("sface")
+    assert saved is not None
+    for loaded in (exact.index("sface"), fast.index("sface")):
+        assert loaded is not None
+        np.testing.assert_array_equal(
+            loaded.export().vectors.view(np.uint32), saved.export().vectors.view(np.uint32)
+        )
+    queries = FaceSpace(seed=44).queries(faces, 30).vectors
+    assert exact.identify_batch("sface", queries) == original.identify_batch("sface", queries)
+
+
 def test_missing_foreign_corrupt_or_other_version_gives_none(
     tmp_path: Path, faces: SyntheticGallery, caplog: pytest.LogCaptureFixture
 ) -> None:
