@@ -35,7 +35,7 @@ def gallery(
         bool,
         typer.Option(
             "--include-10m",
-            help="Add 10,000,000 templates (exact only; ~17 GB of memory at peak).",
+            help="Add 10,000,000 templates (exact only; ~22.5 GB of memory at peak).",
         ),
     ] = False,
     queries: Annotated[int, typer.Option(min=10, help="Queries for recall and batches.")] = 1000,

@@ -36,10 +36,9 @@ def test_the_truncation_error_bounds_every_row_and_is_tight() -> None:
     error = halves.truncation_error(high, low)
     gaps = np.linalg.norm(vectors.astype(np.float64) - halves.truncated(high), axis=1)
 
-    assert gaps.max() <= error
-    assert error == gaps.max()
+    assert gaps.max() <= error <= gaps.max() * 1.001  # a bound, and a tight one
     assert error < 2**-7  # a unit vector moves by less than its relative precision
     assert halves.truncation_error(high[:0], low[:0]) == 0.0
     keep = np.zeros(len(vectors), dtype=bool)
     keep[:10] = True
-    assert halves.truncation_error(high, low, keep) == gaps[:10].max()
+    assert gaps[:10].max() <= halves.truncation_error(high, low, keep) <= gaps[:10].max() * 1.001
