@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 from salesmigo.gallery.index import CustomerHit, IndexArrays, IndexKind, distinct_customers
 from salesmigo.gallery.kernels import BLAS_THRESHOLD, high_plane_knn, joined_knn, knn
 from salesmigo.gallery.rwlock import ReadWriteLock
-from salesmigo.gallery.table import DEAD, SplitTemplateTable, TemplateTable
+from salesmigo.gallery.split_table import SplitTemplateTable
+from salesmigo.gallery.table import DEAD, TemplateTable
 
 __all__ = ["CustomerHit", "ExactIndex", "TableBackedIndex"]
 

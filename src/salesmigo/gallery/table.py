@@ -5,7 +5,7 @@ must not cost much more: a Python dict from template id to row alone would add o
 bytes per template. So the table keeps contiguous arrays (528 bytes a row) and finds rows
 by binary search:
 
-* The vectors are float32. :class:`SplitTemplateTable`, the exact index's table, holds
+* The vectors are float32. SplitTemplateTable (gallery.split_table), the exact index's, holds
   each as its high and low 16 bits in two planes (gallery.halves): the high plane alone
   is what an exact search scans first, at half the bytes, and ``truncation_error``
   bounds how far any live row is from it. The fast-scan index keeps plain float32 rows:
@@ -295,7 +295,7 @@ class TemplateTable:
         self._vectors[: len(keep)] = self._vectors[keep]
 
     def _resize_vectors(self, capacity: int) -> None:
-        self._vectors = _resized(self._vectors, capacity, self._rows)
+        self._vectors = resized(self._vectors, capacity, self._rows)
 
     def _vector_nbytes(self) -> int:
         return self._vectors.nbytes
@@ -322,93 +322,11 @@ class TemplateTable:
 
     def _resize(self, capacity: int) -> None:
         self._resize_vectors(capacity)
-        self._template_ids = _resized(self._template_ids, capacity, self._rows)
-        self._customer_ids = _resized(self._customer_ids, capacity, self._rows)
+        self._template_ids = resized(self._template_ids, capacity, self._rows)
+        self._customer_ids = resized(self._customer_ids, capacity, self._rows)
 
 
-class SplitTemplateTable(TemplateTable):
-    """A table whose float32 vectors are held as two 16-bit planes (gallery.halves): the
-    exact index's, so that a search scans the high plane alone first. Same memory."""
-
-    def _init_vectors(self) -> None:
-        self._high = np.empty((0, self.dimension), dtype=np.uint16)
-        self._low = np.empty((0, self.dimension), dtype=np.uint16)
-        self._truncation_error = 0.0
-
-    @property
-    def vectors(self) -> NDArray[np.float32]:
-        """Every row as float32: a new array (for snapshots and exports, not searches)."""
-        return halves.join(self.high, self.low)
-
-    @property
-    def high(self) -> halves.Plane:
-        """The high 16 bits of every float32 (a view; see gallery.halves)."""
-        return self._high[: self._rows]
-
-    @property
-    def low(self) -> halves.Plane:
-        return self._low[: self._rows]
-
-    @property
-    def truncation_error(self) -> float:
-        """An upper bound on the distance from any live row to its high-plane truncation."""
-        return self._truncation_error
-
-    def vectors_of(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-        return halves.join(np.take(self._high, rows, axis=0), np.take(self._low, rows, axis=0))
-
-    def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
-        return squared_distances(self.vectors_of(rows), query, np.arange(len(rows), dtype=np.int64))
-
-    @classmethod
-    def from_planes(
-        cls,
-        template_ids: NDArray[np.int64],
-        customer_ids: NDArray[np.int64],
-        high: halves.Plane,
-        low: halves.Plane,
-    ) -> Self:
-        table = cls._with_ids(high.shape[1], template_ids, customer_ids)
-        table._adopt_planes(np.ascontiguousarray(high), np.ascontiguousarray(low))
-        table._reindex()
-        return table
-
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
-        return {
-            "template_ids": self.template_ids,
-            "customer_ids": self.customer_ids,
-            "vectors_high": self.high,
-            "vectors_low": self.low,
-        }
-
-    def _adopt(self, vectors: NDArray[np.float32]) -> None:
-        self._adopt_planes(*halves.split(vectors))
-
-    def _adopt_planes(self, high: halves.Plane, low: halves.Plane) -> None:
-        self._high, self._low = high, low
-        self._truncation_error = halves.truncation_error(high, low, keep=self._customer_ids != DEAD)
-
-    def _write(
-        self, rows: NDArray[np.int64], matrix: NDArray[np.float32], *, bound: bool = True
-    ) -> None:
-        high, low = halves.split(matrix)
-        self._high[rows], self._low[rows] = high, low
-        if bound:
-            self._truncation_error = max(self._truncation_error, halves.truncation_error(high, low))
-
-    def _move(self, keep: NDArray[np.int64]) -> None:
-        self._high[: len(keep)] = self._high[keep]
-        self._low[: len(keep)] = self._low[keep]
-
-    def _resize_vectors(self, capacity: int) -> None:
-        self._high = _resized(self._high, capacity, self._rows)
-        self._low = _resized(self._low, capacity, self._rows)
-
-    def _vector_nbytes(self) -> int:
-        return self._high.nbytes + self._low.nbytes
-
-
-def _resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scalar]:
+def resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scalar]:
     resized = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
     resized[:used] = array[:used]
     return resized

@@ -8,7 +8,8 @@ from numpy.typing import NDArray
 
 from salesmigo.gallery import halves
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.table import DEAD, CustomerRows, SplitTemplateTable, TemplateTable
+from salesmigo.gallery.split_table import SplitTemplateTable
+from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
 
 # Float32 rows (the fast-scan index's) and two 16-bit planes (the exact index's).
 TABLE_TYPES = pytest.mark.parametrize("table_type", [TemplateTable, SplitTemplateTable])
