@@ -6,8 +6,6 @@ and proves its answer exact. Everything but the vector storage is TemplateTable'
 
 from __future__ import annotations
 
-from typing import Self
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -49,19 +47,6 @@ class SplitTemplateTable(TemplateTable):
 
     def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         return squared_distances(self.vectors_of(rows), query, np.arange(len(rows), dtype=np.int64))
-
-    @classmethod
-    def from_planes(
-        cls,
-        template_ids: NDArray[np.int64],
-        customer_ids: NDArray[np.int64],
-        high: halves.Plane,
-        low: halves.Plane,
-    ) -> Self:
-        table = cls._with_ids(high.shape[1], template_ids, customer_ids)
-        table._adopt_planes(np.ascontiguousarray(high), np.ascontiguousarray(low))
-        table._reindex()
-        return table
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:
         return {

@@ -88,7 +88,10 @@ class TemplateTable:
         low: halves.Plane,
     ) -> Self:
         """A table of the float32 rows two 16-bit planes hold (gallery.halves)."""
-        return cls.from_arrays(template_ids, customer_ids, halves.join(high, low))
+        table = cls._with_ids(high.shape[1], template_ids, customer_ids)
+        table._adopt_planes(np.ascontiguousarray(high), np.ascontiguousarray(low))
+        table._reindex()
+        return table
 
     @classmethod
     def _with_ids(
@@ -283,6 +286,9 @@ class TemplateTable:
 
     def _adopt(self, vectors: NDArray[np.float32]) -> None:
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _adopt_planes(self, high: halves.Plane, low: halves.Plane) -> None:
+        self._adopt(halves.join(high, low))
 
     def _write(
         self, rows: NDArray[np.int64], matrix: NDArray[np.float32], *, bound: bool = True
