@@ -119,11 +119,11 @@ class TableBackedIndex:
 class ExactIndex(TableBackedIndex):
     """All templates of one recogniser model, searched exhaustively.
 
-    The templates live in a :class:`TemplateTable` (528 bytes a template at 128-D); a search
-    is one pass over the table's high plane (half the bytes of float32; gallery.halves)
-    and an exact measure of the candidates it proposes, proven to hold the answer (see
-    :func:`exact_search`), or, for a batch, one pass of faiss's brute-force kernel over
-    the float32 rows. An enrolment appends rows, a
+    The templates live in a :class:`SplitTemplateTable` (528 bytes a template at 128-D,
+    each float32 as two 16-bit planes); a search is one pass over the high plane (half
+    the bytes; gallery.halves) and an exact measure of the candidates it proposes, proven
+    to hold the answer (see :func:`exact_search`), or, for a batch, one pass of faiss's
+    brute-force kernel over the joined float32 rows. An enrolment appends rows, a
     deletion tombstones them, and tombstones are compacted away in one pass once they
     exceed a tenth of the rows: no change rebuilds anything per template.
     """
