@@ -58,6 +58,8 @@ SPLIT_MIN_QUERIES = 64
 SPLIT_BATCH_MIN_ROWS = 50_000
 
 _Result = TypeVar("_Result")
+# Squared distances and row numbers of the nearest rows, one line per query.
+Found = tuple[NDArray[np.float32], NDArray[np.int64]]
 _Item = TypeVar("_Item")
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -76,9 +78,7 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
-def knn(
-    queries: NDArray[np.float32], base: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def knn(queries: NDArray[np.float32], base: NDArray[np.float32], k: int) -> Found:
     """Squared L2 distances and row numbers of the ``k`` nearest rows of ``base``, per query.
 
     Rows missing (``k`` > rows) come back as -1.
@@ -112,9 +112,7 @@ def _blas_for_batches(queries: int) -> Iterator[None]:
                 faiss.cvar.distance_compute_blas_threshold = _DEFAULT_BLAS_THRESHOLD
 
 
-def _faiss_knn(
-    queries: NDArray[np.float32], base: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def _faiss_knn(queries: NDArray[np.float32], base: NDArray[np.float32], k: int) -> Found:
     with _blas_for_batches(len(queries)):
         distances, rows = faiss.knn(queries, base, k)
     return distances, rows.astype(np.int64, copy=False)
@@ -131,9 +129,7 @@ def one_omp_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(previous)
 
 
-def _one_thread(
-    queries: NDArray[np.float32], base: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def _one_thread(queries: NDArray[np.float32], base: NDArray[np.float32], k: int) -> Found:
     with one_omp_thread():
         return _faiss_knn(queries, base, k)
 
@@ -151,20 +147,23 @@ def in_parallel(function: Callable[[_Item], _Result], items: Sequence[_Item]) ->
 
 def _split_base(
     queries: NDArray[np.float32], base: NDArray[np.float32], k: int, parts: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-    bounds = np.linspace(0, len(base), parts + 1).astype(int)
-    starts = [int(a) for a in bounds[:-1]]
-    found = list(
-        _workers().map(lambda ab: _faiss_knn(queries, base[ab[0] : ab[1]], k), pairwise(bounds))
-    )
-    return _merged(starts, found, k)
+) -> Found:
+    return _over_parts(len(base), parts, k, lambda a, b: _one_thread(queries, base[a:b], k))
+
+
+def _over_parts(rows: int, parts: int, k: int, search: Callable[[int, int], Found]) -> Found:
+    """``search(start, stop)`` over ``parts`` slices of the rows side by side (in_parallel),
+    and the ``k`` best of their results, numbered over all the rows."""
+    bounds = [int(bound) for bound in np.linspace(0, rows, parts + 1)]
+    found = in_parallel(lambda ab: search(*ab), list(pairwise(bounds)))
+    return _merged(bounds[:-1], found, k)
 
 
 def _merged(
     starts: Sequence[int],
-    found: Sequence[tuple[NDArray[np.float32], NDArray[np.int64]]],
+    found: Sequence[Found],
     k: int,
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+) -> Found:
     """The ``k`` best of the parts' results; part ``i``'s rows are numbered from
     ``starts[i]``."""
     distances = np.concatenate([d for d, _ in found], axis=1)
@@ -178,9 +177,7 @@ def _merged(
     return best, np.take_along_axis(rows, order, axis=1).astype(np.int64)
 
 
-def high_plane_knn(
-    queries: NDArray[np.float32], high: Plane, k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def high_plane_knn(queries: NDArray[np.float32], high: Plane, k: int) -> Found:
     """Like :func:`knn`, over the rows as the high plane holds them (gallery.halves).
 
     faiss's bfloat16 scalar quantiser reads the plane in place (a view, not a copy): half
@@ -191,17 +188,10 @@ def high_plane_knn(
     parts = max(1, faiss.omp_get_max_threads())
     if parts == 1 or len(high) < SPLIT_MIN_ROWS:
         return _high_plane_part(queries, high, k)
-    bounds = np.linspace(0, len(high), parts + 1).astype(int)
-    starts = [int(a) for a in bounds[:-1]]
-    found = in_parallel(
-        lambda ab: _high_plane_part(queries, high[ab[0] : ab[1]], k), list(pairwise(bounds))
-    )
-    return _merged(starts, found, k)
+    return _over_parts(len(high), parts, k, lambda a, b: _high_plane_part(queries, high[a:b], k))
 
 
-def _high_plane_part(
-    queries: NDArray[np.float32], high: Plane, k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def _high_plane_part(queries: NDArray[np.float32], high: Plane, k: int) -> Found:
     high = np.ascontiguousarray(high, dtype=np.uint16)
     codes = high.reshape(-1).view(np.uint8)
     index = faiss.IndexScalarQuantizer(
@@ -220,27 +210,19 @@ def _high_plane_part(
     return distances, rows.astype(np.int64, copy=False)
 
 
-def joined_knn(
-    queries: NDArray[np.float32], high: Plane, low: Plane, k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def joined_knn(queries: NDArray[np.float32], high: Plane, low: Plane, k: int) -> Found:
     """Like :func:`knn` over the float32 rows the two planes hold, joined a block at a
     time (a few MB) for faiss's BLAS path: for batches of queries."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     parts = max(1, faiss.omp_get_max_threads())
     if parts == 1 or len(high) < SPLIT_BATCH_MIN_ROWS:
         return _joined_part(queries, high, low, k)
-    bounds = np.linspace(0, len(high), parts + 1).astype(int)
-    starts = [int(a) for a in bounds[:-1]]
-    found = in_parallel(
-        lambda ab: _joined_part(queries, high[ab[0] : ab[1]], low[ab[0] : ab[1]], k),
-        list(pairwise(bounds)),
+    return _over_parts(
+        len(high), parts, k, lambda a, b: _joined_part(queries, high[a:b], low[a:b], k)
     )
-    return _merged(starts, found, k)
 
 
-def _joined_part(
-    queries: NDArray[np.float32], high: Plane, low: Plane, k: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def _joined_part(queries: NDArray[np.float32], high: Plane, low: Plane, k: int) -> Found:
     starts = list(range(0, len(high), JOIN_BLOCK_ROWS)) or [0]
     with one_omp_thread():  # also in the calling thread, which in_parallel puts to work
         found = [
@@ -268,7 +250,7 @@ def split_queries(
 
 def _split_queries(
     queries: NDArray[np.float32], base: NDArray[np.float32], k: int, parts: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+) -> Found:
     chunks = np.array_split(queries, min(parts, len(queries) // (SPLIT_MIN_QUERIES // 2)))
     found = list(_workers().map(lambda chunk: _faiss_knn(chunk, base, k), chunks))
     distances = np.concatenate([d for d, _ in found])
