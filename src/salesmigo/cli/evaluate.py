@@ -452,6 +452,7 @@ def expressions(
     from salesmigo.vision.detect import MediapipeFaceDetector
     from salesmigo.vision.embedders import ModelUnavailableError
     from salesmigo.vision.expression import ExpressionClassifier
+    from salesmigo.vision.expression_labels import HAPPY_PROBABILITY
 
     settings = cli_settings()
     labelled, ignored = classified_rows(
@@ -488,7 +489,7 @@ def expressions(
         f"{_percent(report.accuracy)} ({report.correct} of {report.detected})",
     )
     table.add_row(
-        "happy vs not happy (p(happy) > 0.5)",
+        f"happy vs not happy (p(happy) > {HAPPY_PROBABILITY})",
         f"{_percent(report.happy_accuracy)} ({report.happy_correct} of {report.detected})",
     )
     table.add_row("images / with no face", f"{report.images} / {report.no_face}")

@@ -15,7 +15,7 @@ from salesmigo.services.errors import InvalidInput
 from salesmigo.services.places import existing_aisle
 from salesmigo.services.runtime import Runtime
 from salesmigo.store.models import Aisle, ExpressionObservation, GestureObservation
-from salesmigo.vision.expression_labels import EXPRESSION_LABELS
+from salesmigo.vision.expression_labels import EXPRESSION_LABELS, most_likely_expression
 from salesmigo.vision.gesture_labels import SHOWN_GESTURES
 
 
@@ -46,8 +46,7 @@ class Sentiment:
         if total:
             for label, count in expressions.items():
                 sentiment.shares[label] = count / total
-            # Ties resolve in the fixed label order, so the answer does not flicker.
-            sentiment.dominant = max(EXPRESSION_LABELS, key=lambda label: expressions.get(label, 0))
+            sentiment.dominant = most_likely_expression(expressions)
         for gesture, count in gestures.items():
             sentiment.gestures[gesture] = count
         return sentiment

@@ -29,9 +29,10 @@ HAPPY: Final[Expression] = "happy"
 HAPPY_PROBABILITY: Final = 0.5
 
 
-def most_likely_expression(probabilities: Mapping[str, float]) -> Expression:
-    """The expression with the highest probability; ties go to the earlier label."""
-    return max(EXPRESSION_LABELS, key=lambda label: probabilities.get(label, 0.0))
+def most_likely_expression(scores: Mapping[str, float]) -> Expression:
+    """The expression with the highest score (a probability, or a count of observations);
+    a missing label scores 0, and ties go to the earlier label so the answer is stable."""
+    return max(EXPRESSION_LABELS, key=lambda label: scores.get(label, 0.0))
 
 
 def looks_happy(probabilities: Mapping[str, float]) -> bool:
