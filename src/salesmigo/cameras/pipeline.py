@@ -185,6 +185,11 @@ class PipelineStats:
     # Seconds of processing from a track's first frame to its arrival event.
     visit_latencies: list[float] = field(default_factory=list)
 
+    def record(self, stage: str, seconds: float) -> None:
+        """One call of ``stage`` that took ``seconds``."""
+        self.stage_seconds[stage] += seconds
+        self.stage_calls[stage] += 1
+
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per call of each stage."""
         return {
@@ -295,8 +300,7 @@ class CameraPipeline:
     # -- timing
 
     def _timed(self, stage: str, started: float) -> None:
-        self.stats.stage_seconds[stage] += time.perf_counter() - started
-        self.stats.stage_calls[stage] += 1
+        self.stats.record(stage, time.perf_counter() - started)
 
     # -- per frame
 
@@ -423,8 +427,7 @@ class CameraPipeline:
         keep = self.settings.tracker.keep_faces
         for face in self._lane.collect():
             self.stats.embeddings += 1
-            self.stats.stage_seconds["embed"] += face.seconds
-            self.stats.stage_calls["embed"] += 1
+            self.stats.record("embed", face.seconds)
             face.track.add_face(face.vector, face.quality, face.frame_index, keep)
 
     def _maybe_embed(
