@@ -48,13 +48,8 @@ class SplitTemplateTable(TemplateTable):
     def distances(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         return squared_distances(self.vectors_of(rows), query, np.arange(len(rows), dtype=np.int64))
 
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
-        return {
-            "template_ids": self.template_ids,
-            "customer_ids": self.customer_ids,
-            "vectors_high": self.high,
-            "vectors_low": self.low,
-        }
+    def _vector_arrays(self) -> dict[str, NDArray[np.generic]]:
+        return {"vectors_high": self.high, "vectors_low": self.low}
 
     def _adopt(self, vectors: NDArray[np.float32]) -> None:
         self._adopt_planes(*halves.split(vectors))

@@ -110,7 +110,7 @@ class TemplateTable:
         return {
             "template_ids": self.template_ids,
             "customer_ids": self.customer_ids,
-            "vectors": self.vectors,
+            **self._vector_arrays(),
         }
 
     # -- sizes and views ---------------------------------------------------------------
@@ -305,6 +305,9 @@ class TemplateTable:
 
     def _vector_nbytes(self) -> int:
         return self._vectors.nbytes
+
+    def _vector_arrays(self) -> dict[str, NDArray[np.generic]]:
+        return {"vectors": self.vectors}
 
     def _reindex(self) -> None:
         ids = self._template_ids[: self._rows]
