@@ -18,7 +18,8 @@ as float32 for the fast-scan index, ``vectors_high`` and ``vectors_low`` for the
 index, whose table keeps them so (gallery.halves); tombstones included) and, for the
 fast-scan index, its serialised codes and their code-to-row maps,
 so a restart rebuilds nothing. Loading reads each array straight into its own numpy buffer (no
-per-row Python work), hashing as it reads: a million templates load in about a second.
+per-row Python work), hashing as it reads; the exact index then rechecks its truncation
+bound (gallery.halves): a million templates load in about two seconds.
 
 The database stays the truth: the caller replays the changes logged after ``revision``.
 """
