@@ -51,7 +51,7 @@ from salesmigo.gallery.table import TemplateTable
 logger = logging.getLogger(__name__)
 
 # 2: fast-scan codes replaced the HNSW graph; 3: the exact index's vectors as two planes
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SNAPSHOT_NAME = "gallery.snapshot"
 MAGIC = b"SALESMIGO-GALLRY"  # 16 bytes
 _ALIGN = 64
@@ -66,14 +66,14 @@ _DTYPES: dict[str, np.dtype[Any]] = {
     "vectors_low": np.dtype("<u2"),
     "trained_on": np.dtype("<i8"),
     "codes": np.dtype("u1"),  # one serialised faiss index per shard: codes_0, codes_1, ...
-    "code_row": np.dtype("<i8"),
+    "code_customer": np.dtype("<i8"),  # the customer of each code, -1 for a dead one
 }
 
 
 def _dtype(name: str) -> np.dtype[Any] | None:
     """The dtype an array of this name must have (shard arrays end in ``_<number>``)."""
     stem, _, number = name.rpartition("_")
-    return _DTYPES.get(stem if number.isdigit() and stem in ("codes", "code_row") else name)
+    return _DTYPES.get(stem if number.isdigit() and stem in ("codes", "code_customer") else name)
 
 
 class SnapshotError(Exception):
@@ -334,7 +334,7 @@ def _fastscan(
     number = 0
     while (model, f"codes_{number}") in arrays:
         codes = faiss.deserialize_index(arrays[(model, f"codes_{number}")])
-        shards.append((codes, arrays[(model, f"code_row_{number}")]))
+        shards.append((codes, arrays[(model, f"code_customer_{number}")]))
         number += 1
     trained_on = arrays.get((model, "trained_on"))
     if trained_on is None or trained_on.shape != (1,):

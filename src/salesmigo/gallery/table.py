@@ -13,8 +13,8 @@ by binary search:
 
 * Rows are append-only. A removed template becomes a *tombstone*: its customer id is set
   to ``DEAD`` and its vector to a far-away point, so no search ranks it and its row number
-  never changes (the fast-scan codes keep pointing at rows). :meth:`compact` drops the
-  tombstones once they are a noticeable share, renumbering the rows.
+  never changes until :meth:`compact` drops the tombstones, once they are a noticeable
+  share, renumbering the rows.
 * A template id appears in at most one row. Adding an id that is already there (alive or a
   tombstone) overwrites that row in place.
 * Lookup: database ids arrive in increasing order almost always, and then
@@ -42,7 +42,6 @@ DEAD = -1
 # ranking, yet finite, so BLAS-based distance kernels produce no NaN or inf.
 _FAR = np.float32(1e18)
 _TAIL_LIMIT = 4096
-_SMALL = 64
 _MIN_CAPACITY = 1024
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
@@ -342,8 +341,9 @@ def resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scala
 
 
 class CustomerRows:
-    """Finds all rows of given customers without a Python dict: a sorted copy of the
-    customer ids and its order (12 bytes a row), plus the rows changed since it was built.
+    """Finds all rows of given customers without a Python dict: the rows ordered by
+    customer (4 bytes a row), each distinct customer and where its rows start (16 bytes a
+    customer), plus the rows changed since that was built.
 
     Stale entries (a row since tombstoned or given to another customer) are filtered on
     lookup against the table's current customer ids, so changes only need :meth:`touch`.
@@ -351,21 +351,25 @@ class CustomerRows:
 
     def __init__(self, table: TemplateTable) -> None:
         self._table = table
-        self._sorted = np.empty(0, dtype=np.int64)
         self._order: NDArray[np.int64] | NDArray[np.int32] = np.empty(0, dtype=np.int64)
+        self._customers = np.empty(0, dtype=np.int64)
+        self._starts = np.zeros(1, dtype=np.int64)
         self._touched: list[NDArray[np.int64]] = []
         self._touched_count = 0
         self.rebuild()
 
     @property
     def nbytes(self) -> int:
-        return self._sorted.nbytes + self._order.nbytes
+        return self._order.nbytes + self._customers.nbytes + self._starts.nbytes
 
     def rebuild(self) -> None:
         customers = self._table.customer_ids
         order = np.argsort(customers, kind="stable")
         self._order = order.astype(np.int32) if len(order) < 2**31 else order
-        self._sorted = customers[order]
+        ordered = customers[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(order) else order
+        self._customers = ordered[starts]
+        self._starts = np.r_[starts, len(order)].astype(np.int64)
         self._touched, self._touched_count = [], 0
 
     def touch(self, rows: NDArray[np.int64]) -> None:
@@ -374,28 +378,30 @@ class CustomerRows:
             return
         self._touched.append(np.asarray(rows, dtype=np.int64))
         self._touched_count += len(rows)
-        if self._touched_count > max(_TAIL_LIMIT, len(self._sorted) // 64):
+        if self._touched_count > max(_TAIL_LIMIT, len(self._order) // 64):
             self.rebuild()
 
     def rows_of(self, customers: NDArray[np.int64]) -> NDArray[np.int64]:
         """Every live row of these customers, in no particular order."""
         wanted = np.unique(np.asarray(customers, dtype=np.int64))
         wanted = wanted[wanted != DEAD]
-        if not len(wanted):
-            return np.empty(0, dtype=np.int64)
-        low = np.searchsorted(self._sorted, wanted, side="left")
-        high = np.searchsorted(self._sorted, wanted, side="right")
-        lengths = high - low
-        total = int(lengths.sum())
-        starts = np.repeat(low - np.cumsum(lengths) + lengths, lengths)
-        rows = self._order[starts + np.arange(total)].astype(np.int64)
-        if self._touched:
-            rows = np.unique(np.concatenate([rows, *self._touched]))
-        rows = rows[rows < self._table.rows]
-        current = self._table.customer_ids[rows]
-        if len(wanted) <= _SMALL:  # a comparison table beats np.isin's sort here
-            keep = (current[:, None] == wanted[None, :]).any(axis=1)
+        if not len(wanted) or not len(self._customers):
+            rows = np.empty(0, dtype=np.int64)
         else:
-            keep = np.isin(current, wanted)
-        found: NDArray[np.int64] = rows[keep]
-        return found
+            at = np.minimum(np.searchsorted(self._customers, wanted), len(self._customers) - 1)
+            known = self._customers[at] == wanted
+            at = at[known]
+            first = self._starts[at]
+            lengths = self._starts[at + 1] - first
+            starts = np.repeat(first - np.cumsum(lengths) + lengths, lengths)
+            rows = self._order[starts + np.arange(int(lengths.sum()))].astype(np.int64)
+            expected = np.repeat(wanted[known], lengths)
+            inside = rows < self._table.rows
+            rows, expected = rows[inside], expected[inside]
+            rows = rows[self._table.customer_ids[rows] == expected]
+        if self._touched and len(wanted):
+            changed = np.concatenate(self._touched)
+            changed = changed[changed < self._table.rows]
+            changed = changed[np.isin(self._table.customer_ids[changed], wanted)]
+            rows = np.unique(np.concatenate([rows, changed]))
+        return rows

@@ -24,9 +24,9 @@ def exact_index(dimension: int) -> SearchIndex:
 
 
 def wide_fastscan_index(dimension: int) -> SearchIndex:
-    """Fast-scan codes from 256 templates on, proposing every template of the small test
+    """Fast-scan codes from 256 templates on, proposing every customer of the small test
     galleries as a candidate: exact in practice, with every code path exercised."""
-    return FastScanIndex(dimension, candidates=4096, train_min=256)
+    return FastScanIndex(dimension, candidates=4096, shortlist=4096, train_min=256)
 
 
 @pytest.fixture(params=[exact_index, wide_fastscan_index], ids=["exact", "fastscan"])

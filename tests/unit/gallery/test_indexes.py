@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import faiss
 import numpy as np
 import pytest
 
@@ -109,7 +110,7 @@ def test_fastscan_recall_on_realistic_descriptors() -> None:
     exact, approximate = ExactIndex(faces.vectors.shape[1]), FastScanIndex(faces.vectors.shape[1])
     for index in (exact, approximate):
         index.add(faces.template_ids, faces.customer_ids, faces.vectors)
-    assert approximate.coded == len(faces)  # the codes, not the exact fallback, answer
+    assert approximate.coded == len(approximate.customers())  # codes, not the exact fallback
     truth = exact.nearest_customers_batch(queries)
     found = approximate.nearest_customers_batch(queries)
     agree = [f[0].customer_id == t[0].customer_id for f, t in zip(found, truth, strict=True)]
@@ -122,11 +123,11 @@ def test_fastscan_recall_on_realistic_descriptors() -> None:
 
 
 def test_fastscan_codes_are_rebuilt_after_many_removals(faces: SyntheticGallery) -> None:
-    index = FastScanIndex(faces.vectors.shape[1], candidates=4096, train_min=256)
+    index = FastScanIndex(faces.vectors.shape[1], candidates=4096, shortlist=4096, train_min=256)
     index.add(faces.template_ids, faces.customer_ids, faces.vectors)
-    assert index.coded == len(faces)
+    assert index.coded == len(index.customers())
     index.remove(faces.template_ids[: len(faces) // 2])
-    assert index.coded == len(faces) - len(faces) // 2  # rebuilt without the dead codes
+    assert index.coded == len(index.customers())  # rebuilt without the dead codes
     assert len(index) == len(faces) - len(faces) // 2
     query = faces.vectors[-1]
     keep = slice(len(faces) // 2, None)
@@ -143,9 +144,13 @@ def test_fastscan_searches_exactly_until_it_has_enough_templates_to_train(
     index.add(faces.template_ids[:999], faces.customer_ids[:999], faces.vectors[:999])
     assert index.coded == 0
     index.add(faces.template_ids[999:1000], faces.customer_ids[999:1000], faces.vectors[999:1000])
-    assert index.coded == 1000
+    assert index.coded == len(index.customers())
     index.add(faces.template_ids[1000:], faces.customer_ids[1000:], faces.vectors[1000:])
-    assert index.coded == len(faces)  # appended to the codes (retrained past 4x: 3,000 < 4,000)
+    # Customers already coded were coded again (their old codes dead), the rest appended;
+    # no retraining, since 3,000 < 4 x 1,000.
+    with index.frozen() as state:
+        assert state["trained_on"].tolist() == [1000]
+    assert index.coded > len(index.customers())
 
 
 def test_fastscan_retrains_when_the_gallery_has_grown_fourfold(faces: SyntheticGallery) -> None:
@@ -207,3 +212,27 @@ def test_empty_and_tiny_indexes(index_factory: IndexFactory) -> None:
         index.add([1, 2], [1], np.zeros((2, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="finite"):
         index.add([3], [1], np.full((1, 4), np.nan, dtype=np.float32))
+
+
+def test_fastscan_codes_from_a_snapshot_must_cover_every_customer(faces: SyntheticGallery) -> None:
+    index = FastScanIndex(faces.vectors.shape[1], train_min=256)
+    index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+    with index.frozen() as state:
+        shards = [
+            (
+                faiss.deserialize_index(np.asarray(state[f"codes_{n}"], dtype=np.uint8)),
+                np.array(state[f"code_customer_{n}"], dtype=np.int64),
+            )
+            for n in range(2)
+        ]
+        trained_on = int(state["trained_on"][0])
+    table = index.table
+    restored = FastScanIndex(table.dimension, table, shards=shards, trained_on=trained_on)
+    query = faces.vectors[7]
+    assert_same_hits(
+        restored.nearest_customers(query), brute_force(faces.customer_ids, faces.vectors, query, 2)
+    )
+    live = np.flatnonzero(shards[0][1] >= 0)
+    shards[0][1][live[0]] = -1  # one customer's code lost: that customer could not be found
+    with pytest.raises(ValueError, match="codes are missing"):
+        FastScanIndex(table.dimension, table, shards=shards, trained_on=trained_on)

@@ -84,7 +84,7 @@ def test_fastscan_codes_round_trip_without_being_rebuilt(
         assert after.distance == pytest.approx(before.distance, abs=1e-5)
     with index.frozen() as saved, loaded.frozen() as restored:
         assert np.array_equal(saved["codes_0"], restored["codes_0"])
-        assert np.array_equal(saved["code_row_1"], restored["code_row_1"])
+        assert np.array_equal(saved["code_customer_1"], restored["code_customer_1"])
 
 
 def test_a_fastscan_snapshot_loads_as_exact_when_the_settings_say_exact(
