@@ -8,10 +8,16 @@ import faiss
 import numpy as np
 import pytest
 
+from salesmigo.gallery import fastscan
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
-from tests.unit.gallery.conftest import IndexFactory, assert_same_hits, brute_force
+from tests.unit.gallery.conftest import (
+    IndexFactory,
+    assert_same_hits,
+    brute_force,
+    wide_fastscan_index,
+)
 
 
 def test_nearest_customers_equal_brute_force_with_many_templates_per_customer(
@@ -236,3 +242,22 @@ def test_fastscan_codes_from_a_snapshot_must_cover_every_customer(faces: Synthet
     shards[0][1][live[0]] = -1  # one customer's code lost: that customer could not be found
     with pytest.raises(ValueError, match="codes are missing"):
         FastScanIndex(table.dimension, table, shards=shards, trained_on=trained_on)
+
+
+def test_fastscan_shards_searched_side_by_side_give_the_same_answers(
+    faces: SyntheticGallery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = wide_fastscan_index(faces.vectors.shape[1])
+    index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+    queries = FaceSpace(seed=13).queries(faces, 20).vectors
+    one_by_one = [index.nearest_customers(query) for query in queries]
+    monkeypatch.setattr(fastscan, "PARALLEL_MIN_CODES", 0)  # large galleries do this
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)  # two threads allowed, as on the 2-core machines
+    try:
+        for query, expected in zip(queries, one_by_one, strict=True):
+            side_by_side = index.nearest_customers(query)
+            assert side_by_side == expected
+            assert_same_hits(side_by_side, brute_force(faces.customer_ids, faces.vectors, query, 2))
+    finally:
+        faiss.omp_set_num_threads(previous)
