@@ -97,7 +97,10 @@ class GallerySettings(BaseModel):
 
     index: Literal["auto", "exact", "fastscan"] = Field(
         default="auto",
-        description="auto: exact up to ann_min_size templates per model, fast-scan codes beyond.",
+        description=(
+            "auto: exact up to ann_min_size templates per model, fast-scan codes of customers"
+            " beyond."
+        ),
     )
     ann_min_size: int = Field(default=2_000_000, ge=1)
     persist: bool = Field(

@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
 from salesmigo.gallery.benchmark_report import DEFAULT_SIZES
 from salesmigo.gallery.exact import ExactIndex
-from salesmigo.gallery.fastscan import CANDIDATES, FastScanIndex
+from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
 from salesmigo.gallery.index import CustomerHit, SearchIndex
 from salesmigo.gallery.kernels import one_omp_thread
@@ -273,6 +273,7 @@ def _measure_ann(
         "ann_recall_at_1_enrolled": round(enrolled_recall, 4),
         "ann_decision_agreement": round(agreement, 4),
         "ann_candidates": CANDIDATES,
+        "ann_shortlist": SHORTLIST,
         "ann_build_s": round(state.ann_build_s, 2),
         "ann_load_s": round(ann_load_s, 3),
         "ann_snapshot_mb": round(ann_file / 1e6, 1),

@@ -47,12 +47,12 @@ class Gallery:
     of every enrolment and deletion, so no change rebuilds an index.
 
     The index of each model follows ``settings.index``: ``exact`` always searches
-    exhaustively; ``fastscan`` always uses the approximate index (4-bit codes scanned, then
-    re-ranked exactly); ``auto`` is exact until a model has more than ``ann_min_size``
-    templates, then builds the codes *in the background* (the exact index keeps answering,
-    and changes made meanwhile are replayed onto the new index before it takes over). It
-    goes back to exact when the model falls under half of ``ann_min_size`` (the
-    hysteresis keeps it from flapping at the boundary). With
+    exhaustively; ``fastscan`` always uses the approximate index (a 4-bit code of each
+    customer scanned, the best measured exactly); ``auto`` is exact until a model has more
+    than ``ann_min_size`` templates, then builds the codes *in the background* (the exact
+    index keeps answering, and changes made meanwhile are replayed onto the new index
+    before it takes over). It goes back to exact when the model falls under half of
+    ``ann_min_size`` (the hysteresis keeps it from flapping at the boundary). With
     ``background_builds=False`` the switch happens inside the call that crosses the size.
 
     Searches never wait for each other; changes are serialised by one lock.
