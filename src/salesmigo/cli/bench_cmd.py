@@ -10,7 +10,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from salesmigo.cli.output import JsonFlag, console, errors, fail, print_json
-from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, TEN_MILLION, goals, markdown_table
+from salesmigo.gallery.benchmark_report import (
+    DEFAULT_SIZES,
+    LATENCY_QUERIES,
+    RECALL_QUERIES,
+    TEN_MILLION,
+    goals,
+    markdown_table,
+)
 
 app = typer.Typer(help="Benchmarks, with baselines measured in the same run.", no_args_is_help=True)
 
@@ -38,8 +45,12 @@ def gallery(
             help="Add 10,000,000 templates (exact only; ~22.5 GB of memory at peak).",
         ),
     ] = False,
-    queries: Annotated[int, typer.Option(min=10, help="Queries for recall and batches.")] = 1000,
-    latency_queries: Annotated[int, typer.Option(min=10, help="Timed single queries.")] = 200,
+    queries: Annotated[
+        int, typer.Option(min=10, help="Queries for recall and batches.")
+    ] = RECALL_QUERIES,
+    latency_queries: Annotated[
+        int, typer.Option(min=10, help="Timed single queries.")
+    ] = LATENCY_QUERIES,
     no_ann: Annotated[
         bool, typer.Option("--no-ann", help="Skip the approximate (fast-scan) index.")
     ] = False,

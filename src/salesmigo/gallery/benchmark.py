@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
-from salesmigo.gallery.benchmark_report import DEFAULT_SIZES
+from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, LATENCY_QUERIES, RECALL_QUERIES
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
@@ -64,8 +64,8 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class BenchmarkConfig:
     sizes: tuple[int, ...] = DEFAULT_SIZES
-    recall_queries: int = 1000
-    latency_queries: int = 200
+    recall_queries: int = RECALL_QUERIES
+    latency_queries: int = LATENCY_QUERIES
     batch_size: int = 256
     prototype_size: int = 10_000
     prototype_queries: int = 30
