@@ -42,17 +42,18 @@ from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
 CANDIDATES = 512
 # Customers (closest centroids first) measured over all of their templates.
 SHORTLIST = 256
-TRAIN_MIN = 4096
 # From this many codes a single query's shards are searched side by side: one query
 # took 0.67 against 0.86 ms at 333,000 codes (1M templates), 0.59 against 0.66 at
 # 200,000, and the same 0.5 ms either way at 100,000, where the hand-off costs what it saves.
 PARALLEL_MIN_CODES = 150_000
-# Nor are fewer customers than this coded: k-means needs points for its 16 centroids.
+# Codes are made from this many live templates (below, the index searches exactly) and
+# customers (k-means needs points for its 16 centroids a sub-vector).
+TRAIN_MIN = 4096
 TRAIN_MIN_CUSTOMERS = 256
 TRAIN_SAMPLE = 65_536
 RETRAIN_GROWTH = 4
 REBUILD_FRACTION = 0.2
-# Customers whose centroids are computed at a time in a rebuild (bounded temporaries).
+# Customers whose centroids are computed at a time (bounded temporaries).
 _CENTROID_CHUNK = 65_536
 _SEED = 1234
 
