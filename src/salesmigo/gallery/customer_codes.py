@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.kernels import one_omp_thread, squared_distances
-from salesmigo.gallery.table import TemplateTable
+from salesmigo.gallery.table import TemplateTable, resized, spans
 
 SUB_VECTORS = 64
 CODE_BITS = 4
@@ -244,10 +244,8 @@ def _closest_customers(
         squared = squared_distances(shard.centroids, query, codes)
         codes = codes[np.argpartition(squared, shortlist - 1)[:shortlist]]
     counts = shard.row_count[codes]
-    ends = np.cumsum(counts)
-    gathered = np.repeat(shard.first_row[codes] - ends + counts, counts) + np.arange(ends[-1])
-    squared = table.distances(query, shard.rows[gathered])
-    best = np.minimum.reduceat(squared, ends - counts)  # each customer's closest template
+    squared = table.distances(query, shard.rows[spans(shard.first_row[codes], counts)])
+    best = np.minimum.reduceat(squared, np.cumsum(counts) - counts)  # each one's closest
     if len(best) > k:
         top = np.argpartition(best, k - 1)[:k]
         return best[top], shard.customer[codes[top]]
@@ -262,11 +260,10 @@ def _empty_shard(codes: faiss.Index) -> _Shard:
 
 
 def _grown(array: NDArray[_Scalar], size: int) -> NDArray[_Scalar]:
+    """``array``, or a copy with room for ``size`` rows and a quarter more."""
     if len(array) >= size:
         return array
-    grown = np.empty((max(size, len(array) + len(array) // 4), *array.shape[1:]), array.dtype)
-    grown[: len(array)] = array
-    return grown
+    return resized(array, max(size, len(array) + len(array) // 4), len(array))
 
 
 __all__ = ["Closest", "CustomerCodes", "CustomerGroups"]

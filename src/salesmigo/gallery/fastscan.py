@@ -198,17 +198,12 @@ class FastScanIndex(TableBackedIndex):
     def _groups(self, customers: NDArray[np.int64]) -> CustomerGroups:
         """The customers among these that have live templates, their rows and the mean
         of each one's templates."""
-        rows = self._customer_rows.rows_of(customers)
-        owners = self._table.customer_ids[rows]
-        order = np.argsort(owners, kind="stable")
-        rows, owners = rows[order], owners[order]
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(rows) else rows
-        bounds = np.r_[starts, len(rows)].astype(np.int64)
-        centroids = np.empty((len(starts), self._dimension), dtype=np.float32)
-        for first in range(0, len(starts), _CENTROID_CHUNK):  # bounded temporaries
-            last = min(len(starts), first + _CENTROID_CHUNK)
+        found, bounds, rows = self._customer_rows.groups_of(customers)
+        centroids = np.empty((len(found), self._dimension), dtype=np.float32)
+        for first in range(0, len(found), _CENTROID_CHUNK):  # bounded temporaries
+            last = min(len(found), first + _CENTROID_CHUNK)
             centroids[first:last] = self._means(rows, bounds[first : last + 1])
-        return CustomerGroups(owners[starts], bounds, rows, centroids)
+        return CustomerGroups(found, bounds, rows, centroids)
 
     def _means(self, rows: NDArray[np.int64], bounds: NDArray[np.int64]) -> NDArray[np.float32]:
         """The mean vector of each group of rows, ``rows[bounds[i]:bounds[i + 1]]``.

@@ -340,6 +340,22 @@ def resized(array: NDArray[_Scalar], capacity: int, used: int) -> NDArray[_Scala
     return resized
 
 
+def spans(first: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``first[i], first[i] + 1, ..., first[i] + counts[i] - 1`` for each ``i``, concatenated:
+    the positions of several runs of a CSR array, gathered without a Python loop."""
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    positions: NDArray[np.int64] = np.repeat(first - ends + counts, counts) + np.arange(total)
+    return positions
+
+
+def run_starts(ordered: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Where each run of equal values starts in a sorted array."""
+    if not len(ordered):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+
 class CustomerRows:
     """Finds all rows of given customers without a Python dict: the rows ordered by
     customer (4 bytes a row), each distinct customer and where its rows start (16 bytes a
@@ -367,7 +383,7 @@ class CustomerRows:
         order = np.argsort(customers, kind="stable")
         self._order = order.astype(np.int32) if len(order) < 2**31 else order
         ordered = customers[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(order) else order
+        starts = run_starts(ordered)
         self._customers = ordered[starts]
         self._starts = np.r_[starts, len(order)].astype(np.int64)
         self._touched, self._touched_count = [], 0
@@ -393,8 +409,7 @@ class CustomerRows:
             at = at[known]
             first = self._starts[at]
             lengths = self._starts[at + 1] - first
-            starts = np.repeat(first - np.cumsum(lengths) + lengths, lengths)
-            rows = self._order[starts + np.arange(int(lengths.sum()))].astype(np.int64)
+            rows = self._order[spans(first, lengths)].astype(np.int64)
             expected = np.repeat(wanted[known], lengths)
             inside = rows < self._table.rows
             rows, expected = rows[inside], expected[inside]
@@ -405,3 +420,15 @@ class CustomerRows:
             changed = changed[np.isin(self._table.customer_ids[changed], wanted)]
             rows = np.unique(np.concatenate([rows, changed]))
         return rows
+
+    def groups_of(
+        self, customers: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """The customers among these that have live rows (sorted), where each one's rows
+        start and end (``bounds[i]:bounds[i + 1]``), and the rows, grouped by customer."""
+        rows = self.rows_of(customers)
+        owners = self._table.customer_ids[rows]
+        order = np.argsort(owners, kind="stable")
+        rows, owners = rows[order], owners[order]
+        starts = run_starts(owners)
+        return owners[starts], np.r_[starts, len(rows)].astype(np.int64), rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -9,7 +11,7 @@ from numpy.typing import NDArray
 from salesmigo.gallery import halves
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.split_table import SplitTemplateTable
-from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
+from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable, spans
 
 # Float32 rows (the fast-scan index's) and two 16-bit planes (the exact index's).
 TABLE_TYPES = pytest.mark.parametrize("table_type", [TemplateTable, SplitTemplateTable])
@@ -78,6 +80,17 @@ def test_customer_rows_follow_changes(table_type: type[TemplateTable]) -> None:
     lookup.touch(np.concatenate([overwritten, appended]))
     assert lookup.rows_of(np.array([2])).tolist() == [3, 6]
     assert lookup.rows_of(np.array([3])).tolist() == [0, 4, 5]
+    customers, bounds, rows = lookup.groups_of(np.array([3, 9, 2]))  # 9 has no rows
+    assert customers.tolist() == [2, 3]
+    assert [rows[a:b].tolist() for a, b in pairwise(bounds)] == [
+        [3, 6],
+        [0, 4, 5],
+    ]
+
+
+def test_spans_gather_runs_of_positions() -> None:
+    assert spans(np.array([5, 0, 9]), np.array([2, 3, 1])).tolist() == [5, 6, 0, 1, 2, 9]
+    assert spans(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)).tolist() == []
 
 
 def test_memory_per_template_stays_under_600_bytes_when_loaded_in_batches() -> None:
