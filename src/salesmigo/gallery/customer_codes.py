@@ -80,12 +80,17 @@ class _Shard:
 class CustomerCodes:
     """Codes of customers' centroids in ``SHARDS`` parts; see the module docstring."""
 
-    def __init__(self, trained: faiss.Index) -> None:
-        self._shards = [_empty_shard(faiss.clone_index(trained)) for _ in range(SHARDS)]
-        for shard in self._shards:
-            shard.codes.implem = SEARCH_KERNEL  # type: ignore[attr-defined]
+    def __init__(self, shards: Sequence[_Shard]) -> None:
+        self._shards = list(shards)
         self._code_of: dict[int, int] = {}
         self.dead = 0
+        for number, shard in enumerate(self._shards):
+            shard.codes.implem = SEARCH_KERNEL  # type: ignore[attr-defined]
+            live = np.flatnonzero(shard.customer[: shard.size] != _NO_CUSTOMER)
+            self._code_of.update(
+                zip(shard.customer[live].tolist(), ((number << 40) + live).tolist(), strict=True)
+            )
+            self.dead += shard.size - len(live)
 
     @classmethod
     def trained(cls, dimension: int, sample: NDArray[np.float32]) -> CustomerCodes:
@@ -94,7 +99,7 @@ class CustomerCodes:
         codes.pq.cp.seed = _SEED
         with one_omp_thread():  # deterministic and polite on a shared machine
             codes.train(np.ascontiguousarray(sample, dtype=np.float32))
-        return cls(codes)
+        return cls([_empty_shard(faiss.clone_index(codes)) for _ in range(SHARDS)])
 
     @classmethod
     def restored(
@@ -104,9 +109,8 @@ class CustomerCodes:
         ``groups`` are the live customers' rows and centroids, measured from the table."""
         if not parts:
             raise ValueError("no code shards")
-        restored = cls(parts[0][0])
-        restored._shards = []
-        for number, (codes, customers) in enumerate(parts):
+        shards = []
+        for codes, customers in parts:
             customers = np.ascontiguousarray(customers, dtype=np.int64)
             if len(customers) != codes.ntotal or codes.d != groups.centroids.shape[1]:
                 raise ValueError("codes do not match their customers")
@@ -124,13 +128,8 @@ class CustomerCodes:
             shard.first_row[live] = groups.starts[at]
             shard.row_count[live] = groups.starts[at + 1] - groups.starts[at]
             shard.rows, shard.rows_used = groups.rows, len(groups.rows)  # shared, read-only
-            restored._shards.append(shard)
-            restored._code_of.update(
-                zip(customers[live].tolist(), ((number << 40) + live).tolist(), strict=True)
-            )
-            restored.dead += len(customers) - len(live)
-            codes.implem = SEARCH_KERNEL  # type: ignore[attr-defined]
-        return restored
+            shards.append(shard)
+        return cls(shards)
 
     @property
     def shards(self) -> int:
