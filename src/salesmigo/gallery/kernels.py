@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.halves import Plane, join
+from salesmigo.gallery.simd_level import keep_bfloat16_exact
 
 BLAS_THRESHOLD = 20
 _DEFAULT_BLAS_THRESHOLD: int = faiss.cvar.distance_compute_blas_threshold
@@ -63,6 +64,7 @@ Found = tuple[NDArray[np.float32], NDArray[np.int64]]
 _Item = TypeVar("_Item")
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+keep_bfloat16_exact()  # high_plane_knn relies on it (see gallery.simd_level)
 
 
 def _workers() -> ThreadPoolExecutor:
