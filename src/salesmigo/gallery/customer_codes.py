@@ -33,8 +33,9 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.gallery.kernels import one_omp_thread, squared_distances
-from salesmigo.gallery.table import TemplateTable, resized, spans
+from salesmigo.gallery.kernels import one_omp_thread
+from salesmigo.gallery.rerank import Closest, closest_customers
+from salesmigo.gallery.table import resized
 
 SUB_VECTORS = 64
 CODE_BITS = 4
@@ -44,8 +45,6 @@ _ENCODE_CHUNK = 65_536
 _SEED = 1234
 _NO_CUSTOMER = -1
 _Scalar = TypeVar("_Scalar", bound=np.generic)
-# The closest customers of one query and their squared distances, closest not first.
-Closest = tuple[NDArray[np.float32], NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
@@ -207,48 +206,36 @@ class CustomerCodes:
     def closest(
         self,
         shard: int,
-        table: TemplateTable,
+        vectors: NDArray[np.float32],
         queries: NDArray[np.float32],
         candidates: int,
         shortlist: int,
         k: int,
     ) -> list[Closest]:
-        """Per query, the ``k`` closest customers of one shard by their closest template:
-        the ``candidates`` best codes are proposed, the ``shortlist`` closest of their
-        centroids kept, and every template of those measured, exactly."""
+        """Per query, the ``k`` closest customers of one shard by their closest template
+        (row of ``vectors``, the table's): the ``candidates`` best codes are proposed, the
+        ``shortlist`` closest of their centroids kept, and every template of those
+        measured, exactly."""
         part = self._shards[shard]
         if not part.size:
             return [(np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)) for _ in queries]
         with one_omp_thread():
             _, found = part.codes.search(queries, min(candidates, part.size))
         return [
-            _closest_customers(part, table, query, codes, shortlist, k)
-            for query, codes in zip(queries, found, strict=True)
+            closest_customers(
+                query,
+                proposed,
+                part.customer,
+                part.centroids,
+                part.first_row,
+                part.row_count,
+                part.rows,
+                vectors,
+                shortlist,
+                k,
+            )
+            for query, proposed in zip(queries, found, strict=True)
         ]
-
-
-def _closest_customers(
-    shard: _Shard,
-    table: TemplateTable,
-    query: NDArray[np.float32],
-    codes: NDArray[np.int64],
-    shortlist: int,
-    k: int,
-) -> Closest:
-    codes = codes[codes >= 0]
-    codes = codes[shard.customer[codes] != _NO_CUSTOMER]
-    if not len(codes):
-        return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
-    if len(codes) > shortlist:
-        squared = squared_distances(shard.centroids, query, codes)
-        codes = codes[np.argpartition(squared, shortlist - 1)[:shortlist]]
-    counts = shard.row_count[codes]
-    squared = table.distances(query, shard.rows[spans(shard.first_row[codes], counts)])
-    best = np.minimum.reduceat(squared, np.cumsum(counts) - counts)  # each one's closest
-    if len(best) > k:
-        top = np.argpartition(best, k - 1)[:k]
-        return best[top], shard.customer[codes[top]]
-    return best, shard.customer[codes]
 
 
 def _empty_shard(codes: faiss.Index) -> _Shard:
@@ -265,4 +252,4 @@ def _grown(array: NDArray[_Scalar], size: int) -> NDArray[_Scalar]:
     return resized(array, max(size, len(array) + len(array) // 4), len(array))
 
 
-__all__ = ["Closest", "CustomerCodes", "CustomerGroups"]
+__all__ = ["CustomerCodes", "CustomerGroups"]

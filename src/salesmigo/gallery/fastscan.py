@@ -32,10 +32,11 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.gallery.customer_codes import Closest, CustomerCodes, CustomerGroups
+from salesmigo.gallery.customer_codes import CustomerCodes, CustomerGroups
 from salesmigo.gallery.exact import TableBackedIndex, checked, exact_search
 from salesmigo.gallery.index import CustomerHit, IndexKind
 from salesmigo.gallery.kernels import SPLIT_MIN_QUERIES, in_parallel, split_queries
+from salesmigo.gallery.rerank import Closest
 from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
 
 # Customers proposed by the codes (over all shards), then measured by centroid exactly.
@@ -170,9 +171,10 @@ class FastScanIndex(TableBackedIndex):
         assert codes is not None
         candidates = max(1, self.candidates // codes.shards)
         shortlist = max(k, self.shortlist // codes.shards)
+        vectors = self._table.vectors  # a view: the fast-scan table keeps float32 rows
 
         def closest(shard: int) -> list[Closest]:
-            return codes.closest(shard, self._table, queries, candidates, shortlist, k)
+            return codes.closest(shard, vectors, queries, candidates, shortlist, k)
 
         shards = range(codes.shards)
         found = in_parallel(closest, shards) if shards_in_parallel else list(map(closest, shards))
