@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.kernels import one_omp_thread
-from salesmigo.gallery.rerank import Closest, closest_customers
+from salesmigo.gallery.rerank import Closest, closest_customers, compile_now
 from salesmigo.gallery.table import resized
 
 SUB_VECTORS = 64
@@ -80,6 +80,7 @@ class CustomerCodes:
     """Codes of customers' centroids in ``SHARDS`` parts; see the module docstring."""
 
     def __init__(self, shards: Sequence[_Shard]) -> None:
+        compile_now()
         self._shards = list(shards)
         self._code_of: dict[int, int] = {}
         self.dead = 0

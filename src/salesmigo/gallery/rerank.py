@@ -14,59 +14,21 @@ the compiler may vectorise: they agree with faiss's to float32 rounding.
 
 from __future__ import annotations
 
-import numba
+from collections.abc import Callable
+from functools import cache
+
 import numpy as np
 from numpy.typing import NDArray
 
 # The closest customers of one query and their squared distances, closest first.
 Closest = tuple[NDArray[np.float32], NDArray[np.int64]]
-_NO_CUSTOMER = -1
 
 
-_compiled = numba.njit(cache=True, nogil=True, fastmath=True)
+@cache
+def _kernel() -> Callable[..., Closest]:
+    from salesmigo.gallery import rerank_kernel  # imports numba: see that module
 
-
-@_compiled
-def _squared(vectors: NDArray[np.float32], row: int, query: NDArray[np.float32]) -> np.float32:
-    total = np.float32(0.0)
-    for j in range(query.shape[0]):
-        gap = vectors[row, j] - query[j]
-        total += gap * gap
-    return total
-
-
-@_compiled
-def _compiled_closest(
-    query: NDArray[np.float32],
-    proposed: NDArray[np.int64],
-    customer: NDArray[np.int64],
-    centroids: NDArray[np.float32],
-    first_row: NDArray[np.int64],
-    row_count: NDArray[np.int64],
-    rows: NDArray[np.int64],
-    vectors: NDArray[np.float32],
-    shortlist: int,
-    k: int,
-) -> Closest:
-    codes = np.empty(len(proposed), dtype=np.int64)
-    by_centroid = np.empty(len(proposed), dtype=np.float32)
-    live = 0
-    for code in proposed:
-        if code >= 0 and customer[code] != _NO_CUSTOMER:
-            codes[live] = code
-            by_centroid[live] = _squared(centroids, code, query)
-            live += 1
-    kept = codes[:live]
-    if live > shortlist:
-        kept = kept[np.argsort(by_centroid[:live], kind="mergesort")[:shortlist]]
-    closest = np.empty(len(kept), dtype=np.float32)
-    for at, code in enumerate(kept):
-        best = np.float32(np.inf)
-        for position in range(first_row[code], first_row[code] + row_count[code]):
-            best = min(best, _squared(vectors, rows[position], query))
-        closest[at] = best
-    order = np.argsort(closest, kind="mergesort")[:k]
-    return closest[order], customer[kept[order]]
+    return rerank_kernel.closest
 
 
 def closest_customers(
@@ -86,10 +48,28 @@ def closest_customers(
     and its templates' rows ``rows[first_row[code]:][:row_count[code]]`` in ``vectors``:
     the ``shortlist`` closest centroids kept, those customers measured by their closest
     template. Squared distances, closest first."""
-    found: Closest = _compiled_closest(
+    found: Closest = _kernel()(
         query, proposed, customer, centroids, first_row, row_count, rows, vectors, shortlist, k
     )
     return found
 
 
-__all__ = ["Closest", "closest_customers"]
+def compile_now() -> None:
+    """Compile (or load from numba's cache) before the first query needs it: a second or
+    two the first time, paid where the codes are built or loaded instead."""
+    none = np.full(1, -1, dtype=np.int64)
+    closest_customers(
+        np.zeros(1, dtype=np.float32),
+        none,
+        none,
+        np.zeros((1, 1), dtype=np.float32),
+        none,
+        none,
+        none,
+        np.zeros((1, 1), dtype=np.float32),
+        1,
+        1,
+    )
+
+
+__all__ = ["Closest", "closest_customers", "compile_now"]

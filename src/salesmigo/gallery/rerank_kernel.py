@@ -1,0 +1,61 @@
+"""The compiled loops of gallery.rerank (numba, GIL released), in a module of their own:
+importing numba takes a second or two, paid only by a process that searches codes."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from salesmigo.gallery.rerank import Closest
+
+_NO_CUSTOMER = -1
+
+
+_compiled = numba.njit(cache=True, nogil=True, fastmath=True)
+
+
+@_compiled
+def _squared(vectors: NDArray[np.float32], row: int, query: NDArray[np.float32]) -> np.float32:
+    total = np.float32(0.0)
+    for j in range(query.shape[0]):
+        gap = vectors[row, j] - query[j]
+        total += gap * gap
+    return total
+
+
+@_compiled
+def closest(
+    query: NDArray[np.float32],
+    proposed: NDArray[np.int64],
+    customer: NDArray[np.int64],
+    centroids: NDArray[np.float32],
+    first_row: NDArray[np.int64],
+    row_count: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    shortlist: int,
+    k: int,
+) -> Closest:
+    codes = np.empty(len(proposed), dtype=np.int64)
+    by_centroid = np.empty(len(proposed), dtype=np.float32)
+    live = 0
+    for code in proposed:
+        if code >= 0 and customer[code] != _NO_CUSTOMER:
+            codes[live] = code
+            by_centroid[live] = _squared(centroids, code, query)
+            live += 1
+    kept = codes[:live]
+    if live > shortlist:
+        kept = kept[np.argsort(by_centroid[:live], kind="mergesort")[:shortlist]]
+    closest = np.empty(len(kept), dtype=np.float32)
+    for at, code in enumerate(kept):
+        best = np.float32(np.inf)
+        for position in range(first_row[code], first_row[code] + row_count[code]):
+            best = min(best, _squared(vectors, rows[position], query))
+        closest[at] = best
+    order = np.argsort(closest, kind="mergesort")[:k]
+    return closest[order], customer[kept[order]]
+
+
+__all__ = ["closest"]
