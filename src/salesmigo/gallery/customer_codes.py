@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.kernels import one_omp_thread
-from salesmigo.gallery.rerank import Closest, closest_customers, compile_now
+from salesmigo.gallery.rerank import Closest, CodedCustomers, closest_customers, compile_now
 from salesmigo.gallery.table import resized
 
 SUB_VECTORS = 64
@@ -222,19 +222,11 @@ class CustomerCodes:
             return [(np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)) for _ in queries]
         with one_omp_thread():
             _, found = part.codes.search(queries, min(candidates, part.size))
+        coded = CodedCustomers(
+            part.customer, part.centroids, part.first_row, part.row_count, part.rows
+        )
         return [
-            closest_customers(
-                query,
-                proposed,
-                part.customer,
-                part.centroids,
-                part.first_row,
-                part.row_count,
-                part.rows,
-                vectors,
-                shortlist,
-                k,
-            )
+            closest_customers(query, proposed, coded, vectors, shortlist, k)
             for query, proposed in zip(queries, found, strict=True)
         ]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,26 +33,29 @@ def _kernel() -> Callable[..., Closest]:
     return rerank_kernel.closest
 
 
+class CodedCustomers(NamedTuple):
+    """Per code: its customer (-1 once dead), the centroid of the customer's templates,
+    and where their rows start in ``rows`` and how many there are."""
+
+    customer: NDArray[np.int64]
+    centroids: NDArray[np.float32]
+    first_row: NDArray[np.int64]
+    row_count: NDArray[np.int64]
+    rows: NDArray[np.int64]
+
+
 def closest_customers(
     query: NDArray[np.float32],
     proposed: NDArray[np.int64],
-    customer: NDArray[np.int64],
-    centroids: NDArray[np.float32],
-    first_row: NDArray[np.int64],
-    row_count: NDArray[np.int64],
-    rows: NDArray[np.int64],
+    coded: CodedCustomers,
     vectors: NDArray[np.float32],
     shortlist: int,
     k: int,
 ) -> Closest:
-    """The ``k`` closest customers of one query among the ``proposed`` codes (-1 for none)
-    of customers ``customer[code]`` (-1 once dead), each code with its customer's centroid
-    and its templates' rows ``rows[first_row[code]:][:row_count[code]]`` in ``vectors``:
-    the ``shortlist`` closest centroids kept, those customers measured by their closest
-    template. Squared distances, closest first."""
-    found: Closest = _kernel()(
-        query, proposed, customer, centroids, first_row, row_count, rows, vectors, shortlist, k
-    )
+    """The ``k`` closest customers of one query among the ``proposed`` codes (-1 for
+    none): the ``shortlist`` closest centroids kept, those customers measured by their
+    closest template (rows of ``vectors``). Squared distances, closest first."""
+    found: Closest = _kernel()(query, proposed, coded, vectors, shortlist, k)
     return found
 
 
@@ -59,18 +63,9 @@ def compile_now() -> None:
     """Compile (or load from numba's cache) before the first query needs it: a second or
     two the first time, paid where the codes are built or loaded instead."""
     none = np.full(1, -1, dtype=np.int64)
-    closest_customers(
-        np.zeros(1, dtype=np.float32),
-        none,
-        none,
-        np.zeros((1, 1), dtype=np.float32),
-        none,
-        none,
-        none,
-        np.zeros((1, 1), dtype=np.float32),
-        1,
-        1,
-    )
+    nothing = np.zeros((1, 1), dtype=np.float32)
+    coded = CodedCustomers(none, nothing, none, none, none)
+    closest_customers(np.zeros(1, dtype=np.float32), none, coded, nothing, 1, 1)
 
 
-__all__ = ["Closest", "closest_customers", "compile_now"]
+__all__ = ["Closest", "CodedCustomers", "closest_customers", "compile_now"]

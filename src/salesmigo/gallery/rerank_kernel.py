@@ -7,7 +7,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.gallery.rerank import Closest
+from salesmigo.gallery.rerank import Closest, CodedCustomers
 
 _NO_CUSTOMER = -1
 
@@ -28,15 +28,12 @@ def _squared(vectors: NDArray[np.float32], row: int, query: NDArray[np.float32])
 def closest(
     query: NDArray[np.float32],
     proposed: NDArray[np.int64],
-    customer: NDArray[np.int64],
-    centroids: NDArray[np.float32],
-    first_row: NDArray[np.int64],
-    row_count: NDArray[np.int64],
-    rows: NDArray[np.int64],
+    coded: CodedCustomers,
     vectors: NDArray[np.float32],
     shortlist: int,
     k: int,
 ) -> Closest:
+    customer, centroids, first_row, row_count, rows = coded
     codes = np.empty(len(proposed), dtype=np.int64)
     by_centroid = np.empty(len(proposed), dtype=np.float32)
     live = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salesmigo.gallery.rerank import closest_customers
+from salesmigo.gallery.rerank import CodedCustomers, closest_customers
 
 
 def test_closest_customers_ranks_the_shortlist_by_each_customers_closest_template() -> None:
@@ -23,9 +23,8 @@ def test_closest_customers_ranks_the_shortlist_by_each_customers_closest_templat
     query = rng.normal(size=8).astype(np.float32)
     proposed = np.array([0, 1, 2, 3, 4, 5, 6, 7, -1, -1], dtype=np.int64)
 
-    squared, customers = closest_customers(
-        query, proposed, customer, centroids, first_row, row_count, rows, vectors, 4, 3
-    )
+    coded = CodedCustomers(customer, centroids, first_row, row_count, rows)
+    squared, customers = closest_customers(query, proposed, coded, vectors, 4, 3)
 
     live = [c for c in range(8) if customer[c] >= 0]
     by_centroid = sorted(live, key=lambda c: float(((centroids[c] - query) ** 2).sum()))[:4]
@@ -43,16 +42,10 @@ def test_closest_customers_ranks_the_shortlist_by_each_customers_closest_templat
 def test_no_live_proposals_give_no_customers() -> None:
     vectors = np.zeros((2, 4), dtype=np.float32)
     one = np.zeros(1, dtype=np.int64)
+    coded = CodedCustomers(
+        np.array([-1], dtype=np.int64), np.zeros((1, 4), dtype=np.float32), one, one + 1, one
+    )
     squared, customers = closest_customers(
-        np.zeros(4, dtype=np.float32),
-        np.array([-1, 0], dtype=np.int64),
-        np.array([-1], dtype=np.int64),
-        np.zeros((1, 4), dtype=np.float32),
-        one,
-        one + 1,
-        one,
-        vectors,
-        2,
-        1,
+        np.zeros(4, dtype=np.float32), np.array([-1, 0], dtype=np.int64), coded, vectors, 2, 1
     )
     assert len(squared) == len(customers) == 0
