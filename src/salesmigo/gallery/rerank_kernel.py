@@ -3,6 +3,9 @@ importing numba takes a second or two, paid only by a process that searches code
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar, cast
+
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -12,10 +15,21 @@ from salesmigo.gallery.rerank import Closest, CodedCustomers
 _NO_CUSTOMER = -1
 
 
-_compiled = numba.njit(cache=True, nogil=True, fastmath=True)
+_Function = TypeVar("_Function", bound=Callable[..., object])
 
 
-@_compiled
+def compiled(function: _Function) -> _Function:
+    """``function`` compiled by numba with the GIL released, cached on disk where numba
+    finds a writable place (beside this file, or the user's cache folder); in a read-only
+    install with no such place, compiled anew in each process instead of failing."""
+    try:
+        dispatcher = numba.njit(cache=True, nogil=True, fastmath=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        dispatcher = numba.njit(nogil=True, fastmath=True)(function)
+    return cast(_Function, dispatcher)
+
+
+@compiled
 def _squared(vectors: NDArray[np.float32], row: int, query: NDArray[np.float32]) -> np.float32:
     total = np.float32(0.0)
     for j in range(query.shape[0]):
@@ -24,7 +38,7 @@ def _squared(vectors: NDArray[np.float32], row: int, query: NDArray[np.float32])
     return total
 
 
-@_compiled
+@compiled
 def closest(
     query: NDArray[np.float32],
     proposed: NDArray[np.int64],
@@ -56,4 +70,4 @@ def closest(
     return closest[order], customer[kept[order]]
 
 
-__all__ = ["closest"]
+__all__ = ["closest", "compiled"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba.core import caching
 
 from salesmigo.gallery.rerank import CodedCustomers, closest_customers
+from salesmigo.gallery.rerank_kernel import compiled
 
 
 def test_closest_customers_ranks_the_shortlist_by_each_customers_closest_template() -> None:
@@ -49,3 +51,15 @@ def test_no_live_proposals_give_no_customers() -> None:
         np.zeros(4, dtype=np.float32), np.array([-1, 0], dtype=np.int64), coded, vectors, 2, 1
     )
     assert len(squared) == len(customers) == 0
+
+
+def test_a_read_only_install_compiles_without_a_disk_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No writable place for numba's cache: beside the module nor in the user's folders.
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+
+    def twice(value: int) -> int:
+        return value * 2
+
+    assert compiled(twice)(21) == 42
