@@ -27,16 +27,14 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import faiss
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
 from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, LATENCY_QUERIES, RECALL_QUERIES
@@ -45,6 +43,13 @@ from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
 from salesmigo.gallery.index import CustomerHit, SearchIndex
 from salesmigo.gallery.kernels import one_omp_thread
+from salesmigo.gallery.latency import (
+    Latency,
+    batched,
+    in_single_thread,
+    latencies,
+    paired,
+)
 from salesmigo.gallery.persist import load_snapshot, save_snapshot
 from salesmigo.gallery.prototype import PrototypeTiming, time_prototype
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery, SyntheticQueries
@@ -63,7 +68,6 @@ CANDIDATE_SWEEP = (64, 128, 256, 512, 1024)
 BARE_SCAN_CODE = "PQ64x4fs"
 BARE_SCAN_SAMPLE = 65_536
 Progress = Callable[[str], None]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,6 @@ class BenchmarkConfig:
     hnsw: bool = True
     candidate_sweep: tuple[int, ...] = CANDIDATE_SWEEP
     work_dir: Path | None = None
-
-
-@dataclass
-class _Latency:
-    p50_ms: float
-    p99_ms: float
 
 
 @dataclass
@@ -153,18 +151,18 @@ def _measure(
     flat = faiss.IndexFlatL2(gallery.vectors.shape[1])
     flat.add(gallery.vectors)
     # Interleaved query by query, so both see the same load on a shared machine.
-    exact, flat_1t = _paired(
+    exact, flat_1t = paired(
         lambda q: state.exact.nearest_customers(q), lambda q: _flat_one_thread(flat, q), latency_set
     )
     few = latency_set[: max(20, config.latency_queries // 4)]  # two threads are slow here
-    flat_default = _latencies(lambda q: flat.search(q[None], 2), few)
+    flat_default = latencies(lambda q: flat.search(q[None], 2), few)
     flat.reset()
-    exact_1t = _single_thread(
-        lambda: _latencies(lambda q: state.exact.nearest_customers(q), latency_set)
+    exact_1t = in_single_thread(
+        lambda: latencies(lambda q: state.exact.nearest_customers(q), latency_set)
     )
-    truth, batch_qps = _batched(state.exact, queries.vectors, config.batch_size)
-    batch_qps_1t = _single_thread(
-        lambda: _batched(state.exact, queries.vectors, config.batch_size)[1]
+    truth, batch_qps = batched(state.exact, queries.vectors, config.batch_size)
+    batch_qps_1t = in_single_thread(
+        lambda: batched(state.exact, queries.vectors, config.batch_size)[1]
     )
 
     progress(f"{size:,}: snapshot of the exact index")
@@ -236,18 +234,18 @@ def _measure_ann(
     ann_index = state.ann
     latency_set = queries.vectors[: max(config.latency_queries, 500)]
     ann, bare = _beside_bare_scan(gallery, ann_index, latency_set, progress)
-    ann_1t = _single_thread(
-        lambda: _latencies(lambda q: ann_index.nearest_customers(q), latency_set)
+    ann_1t = in_single_thread(
+        lambda: latencies(lambda q: ann_index.nearest_customers(q), latency_set)
     )
-    found, ann_qps = _batched(ann_index, queries.vectors, config.batch_size)
+    found, ann_qps = batched(ann_index, queries.vectors, config.batch_size)
     recall, enrolled_recall, agreement = _agreement(found, truth, queries)
     sweep = []
     if size == max(s for s in config.sizes if s <= ANN_MAX_SIZE):
         for candidates in config.candidate_sweep:
             ann_index.candidates = candidates
-            swept = _latencies(lambda q: ann_index.nearest_customers(q), latency_set)
+            swept = latencies(lambda q: ann_index.nearest_customers(q), latency_set)
             swept_recall = _agreement(
-                _batched(ann_index, queries.vectors, config.batch_size)[0], truth, queries
+                batched(ann_index, queries.vectors, config.batch_size)[0], truth, queries
             )[0]
             sweep.append(
                 {
@@ -296,7 +294,7 @@ def _beside_bare_scan(
     index: FastScanIndex,
     queries: NDArray[np.float32],
     progress: Progress,
-) -> tuple[_Latency, _Latency | None]:
+) -> tuple[Latency, Latency | None]:
     """Single-query latencies of the fast-scan index and, once it scans codes, of faiss
     ``IndexPQFastScan`` used directly over as many codes of the same kind (one per
     person, ``BARE_SCAN_CODE``), taking turns query by query: the scan alone, without
@@ -304,7 +302,7 @@ def _beside_bare_scan(
     search = index.nearest_customers
     if not index.coded:
         progress(f"{len(gallery):,}: fast-scan search (exact below its training size)")
-        return _latencies(search, queries), None
+        return latencies(search, queries), None
     progress(f"{len(gallery):,}: fast-scan search, and a bare faiss fast-scan beside it")
     bare = faiss.index_factory(gallery.centres.shape[1], BARE_SCAN_CODE)
     sample = np.random.default_rng(0).permutation(len(gallery.centres))[:BARE_SCAN_SAMPLE]
@@ -316,7 +314,7 @@ def _beside_bare_scan(
         with one_omp_thread():  # one query: faiss's best here, as for IndexFlatL2
             return bare.search(query[None], CANDIDATES)
 
-    return _paired(search, scan, queries)
+    return paired(search, scan, queries)
 
 
 def _measure_hnsw(
@@ -346,7 +344,7 @@ def _measure_hnsw(
         with one_omp_thread():
             return graph.search(query[None], 1, params=params)
 
-    latency = _latencies(search, queries.vectors[: max(config.latency_queries, 500)])
+    latency = latencies(search, queries.vectors[: max(config.latency_queries, 500)])
     _, nodes = graph.search(queries.vectors, 1, params=params)
     found = [
         [CustomerHit(int(gallery.customer_ids[node]), 0.0)] if node >= 0 else []
@@ -371,65 +369,6 @@ def _flat_one_thread(flat: faiss.IndexFlatL2, query: NDArray[np.float32]) -> obj
     """
     with one_omp_thread():
         return flat.search(query[None], 2)
-
-
-def _paired(
-    first: Callable[[NDArray[np.float32]], object],
-    second: Callable[[NDArray[np.float32]], object],
-    queries: NDArray[np.float32],
-) -> tuple[_Latency, _Latency]:
-    """Latencies of two searches taking turns on each query (order alternating)."""
-    for query in queries[:3]:
-        first(query)
-        second(query)
-    times = np.empty((2, len(queries)))
-    for i, query in enumerate(queries):
-        order = (0, 1) if i % 2 == 0 else (1, 0)
-        for which in order:
-            search = first if which == 0 else second
-            began = time.perf_counter()
-            search(query)
-            times[which, i] = time.perf_counter() - began
-    a, b = (
-        _Latency(float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3))
-        for t in times
-    )
-    return a, b
-
-
-def _latencies(
-    search: Callable[[NDArray[np.float32]], object], queries: NDArray[np.float32]
-) -> _Latency:
-    for query in queries[:3]:  # warm caches and lazily built structures
-        search(query)
-    times = np.empty(len(queries))
-    for i, query in enumerate(queries):
-        began = time.perf_counter()
-        search(query)
-        times[i] = time.perf_counter() - began
-    return _Latency(float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3))
-
-
-def _batched(
-    index: SearchIndex, queries: NDArray[np.float32], batch_size: int
-) -> tuple[list[list[CustomerHit]], float]:
-    results: list[list[CustomerHit]] = []
-    began = time.perf_counter()
-    for start in range(0, len(queries), batch_size):
-        results.extend(index.nearest_customers_batch(queries[start : start + batch_size]))
-    return results, len(queries) / (time.perf_counter() - began)
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """BLAS and OpenMP (faiss's included) limited to one thread in this block."""
-    with threadpool_limits(limits=1), one_omp_thread():
-        yield
-
-
-def _single_thread(work: Callable[[], _T]) -> _T:
-    with single_thread():
-        return work()
 
 
 def _agreement(

@@ -1,0 +1,99 @@
+"""Timing searches for the gallery benchmark: one query at a time, two searches taking
+turns, batches, and work limited to one thread."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from salesmigo.gallery.index import CustomerHit, SearchIndex
+from salesmigo.gallery.kernels import one_omp_thread
+
+_T = TypeVar("_T")
+Search = Callable[[NDArray[np.float32]], object]
+
+
+@dataclass
+class Latency:
+    """Median and 99th percentile of one search's times, in milliseconds."""
+
+    p50_ms: float
+    p99_ms: float
+
+
+def paired(
+    first: Search,
+    second: Search,
+    queries: NDArray[np.float32],
+) -> tuple[Latency, Latency]:
+    """Latencies of two searches taking turns on each query (order alternating)."""
+    for query in queries[:3]:
+        first(query)
+        second(query)
+    times = np.empty((2, len(queries)))
+    for i, query in enumerate(queries):
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        for which in order:
+            search = first if which == 0 else second
+            began = time.perf_counter()
+            search(query)
+            times[which, i] = time.perf_counter() - began
+    return _latency(times[0]), _latency(times[1])
+
+
+def latencies(search: Search, queries: NDArray[np.float32]) -> Latency:
+    """Latency of one search over these queries, one at a time (the first three also
+    run untimed first)."""
+    for query in queries[:3]:  # warm caches and lazily built structures
+        search(query)
+    times = np.empty(len(queries))
+    for i, query in enumerate(queries):
+        began = time.perf_counter()
+        search(query)
+        times[i] = time.perf_counter() - began
+    return _latency(times)
+
+
+def _latency(seconds: NDArray[np.float64]) -> Latency:
+    return Latency(float(np.percentile(seconds, 50) * 1e3), float(np.percentile(seconds, 99) * 1e3))
+
+
+def batched(
+    index: SearchIndex, queries: NDArray[np.float32], batch_size: int
+) -> tuple[list[list[CustomerHit]], float]:
+    """Every query's hits, searched in batches of ``batch_size``, and queries per second."""
+    results: list[list[CustomerHit]] = []
+    began = time.perf_counter()
+    for start in range(0, len(queries), batch_size):
+        results.extend(index.nearest_customers_batch(queries[start : start + batch_size]))
+    return results, len(queries) / (time.perf_counter() - began)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """BLAS and OpenMP (faiss's included) limited to one thread in this block."""
+    with threadpool_limits(limits=1), one_omp_thread():
+        yield
+
+
+def in_single_thread(work: Callable[[], _T]) -> _T:
+    with single_thread():
+        return work()
+
+
+__all__ = [
+    "Latency",
+    "Search",
+    "batched",
+    "in_single_thread",
+    "latencies",
+    "paired",
+    "single_thread",
+]
