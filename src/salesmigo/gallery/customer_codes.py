@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.kernels import one_omp_thread
-from salesmigo.gallery.rerank import Closest, CodedCustomers, closest_customers, compile_now
+from salesmigo.gallery.rerank import NO_CUSTOMER, Closest, CodedCustomers, compile_now
 from salesmigo.gallery.table import resized
 
 SUB_VECTORS = 64
@@ -43,7 +43,6 @@ SHARDS = 2
 SEARCH_KERNEL = 13
 _ENCODE_CHUNK = 65_536
 _SEED = 1234
-_NO_CUSTOMER = -1
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
 
@@ -86,7 +85,7 @@ class CustomerCodes:
         self.dead = 0
         for number, shard in enumerate(self._shards):
             shard.codes.implem = SEARCH_KERNEL  # type: ignore[attr-defined]
-            live = np.flatnonzero(shard.customer[: shard.size] != _NO_CUSTOMER)
+            live = np.flatnonzero(shard.customer[: shard.size] != NO_CUSTOMER)
             self._code_of.update(
                 zip(shard.customer[live].tolist(), ((number << 40) + live).tolist(), strict=True)
             )
@@ -114,7 +113,7 @@ class CustomerCodes:
             customers = np.ascontiguousarray(customers, dtype=np.int64)
             if len(customers) != codes.ntotal or codes.d != groups.centroids.shape[1]:
                 raise ValueError("codes do not match their customers")
-            live = np.flatnonzero(customers != _NO_CUSTOMER)
+            live = np.flatnonzero(customers != NO_CUSTOMER)
             at = np.searchsorted(groups.customers, customers[live])
             at = np.minimum(at, max(0, len(groups.customers) - 1))
             if len(live) and not np.array_equal(groups.customers[at], customers[live]):
@@ -166,7 +165,7 @@ class CustomerCodes:
         for customer in customers.tolist():
             code = self._code_of.pop(customer, None)
             if code is not None:
-                self._shards[code >> 40].customer[code & ((1 << 40) - 1)] = _NO_CUSTOMER
+                self._shards[code >> 40].customer[code & ((1 << 40) - 1)] = NO_CUSTOMER
                 self.dead += 1
 
     def add(self, groups: CustomerGroups) -> None:
@@ -217,6 +216,8 @@ class CustomerCodes:
         (row of ``vectors``, the table's): the ``candidates`` best codes are proposed, the
         ``shortlist`` closest of their centroids kept, and every template of those
         measured, exactly."""
+        from salesmigo.gallery.rerank_kernel import closest  # numba, loaded by compile_now
+
         part = self._shards[shard]
         if not part.size:
             return [(np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)) for _ in queries]
@@ -226,7 +227,7 @@ class CustomerCodes:
             part.customer, part.centroids, part.first_row, part.row_count, part.rows
         )
         return [
-            closest_customers(query, proposed, coded, vectors, shortlist, k)
+            closest(query, proposed, coded, vectors, shortlist, k)
             for query, proposed in zip(queries, found, strict=True)
         ]
 

@@ -11,12 +11,13 @@ call, and the two shards' threads run it side by side (same answers; at 1M, inte
 
 Distances are float32 sums of squared differences, as faiss computes them, in an order
 the compiler may vectorise: they agree with faiss's to float32 rounding.
+
+This module holds what callers need without importing numba (the arrays a call takes,
+and :func:`compile_now`); the compiled loops are in ``gallery.rerank_kernel``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -24,18 +25,13 @@ from numpy.typing import NDArray
 
 # The closest customers of one query and their squared distances, closest first.
 Closest = tuple[NDArray[np.float32], NDArray[np.int64]]
-
-
-@cache
-def _kernel() -> Callable[..., Closest]:
-    from salesmigo.gallery import rerank_kernel  # imports numba: see that module
-
-    return rerank_kernel.closest
+# The customer of a dead code.
+NO_CUSTOMER = -1
 
 
 class CodedCustomers(NamedTuple):
-    """Per code: its customer (-1 once dead), the centroid of the customer's templates,
-    and where their rows start in ``rows`` and how many there are."""
+    """Per code: its customer (``NO_CUSTOMER`` once dead), the centroid of the customer's
+    templates, and where their rows start in ``rows`` and how many there are."""
 
     customer: NDArray[np.int64]
     centroids: NDArray[np.float32]
@@ -44,28 +40,15 @@ class CodedCustomers(NamedTuple):
     rows: NDArray[np.int64]
 
 
-def closest_customers(
-    query: NDArray[np.float32],
-    proposed: NDArray[np.int64],
-    coded: CodedCustomers,
-    vectors: NDArray[np.float32],
-    shortlist: int,
-    k: int,
-) -> Closest:
-    """The ``k`` closest customers of one query among the ``proposed`` codes (-1 for
-    none): the ``shortlist`` closest centroids kept, those customers measured by their
-    closest template (rows of ``vectors``). Squared distances, closest first."""
-    found: Closest = _kernel()(query, proposed, coded, vectors, shortlist, k)
-    return found
-
-
 def compile_now() -> None:
-    """Compile (or load from numba's cache) before the first query needs it: a second or
-    two the first time, paid where the codes are built or loaded instead."""
-    none = np.full(1, -1, dtype=np.int64)
+    """Import numba and compile the kernel (or load it from numba's cache) before the
+    first query needs it: seconds the first time, paid where codes are built or loaded."""
+    from salesmigo.gallery.rerank_kernel import closest  # imports numba: see that module
+
+    none = np.full(1, NO_CUSTOMER, dtype=np.int64)
     nothing = np.zeros((1, 1), dtype=np.float32)
     coded = CodedCustomers(none, nothing, none, none, none)
-    closest_customers(np.zeros(1, dtype=np.float32), none, coded, nothing, 1, 1)
+    closest(np.zeros(1, dtype=np.float32), none, coded, nothing, 1, 1)
 
 
-__all__ = ["Closest", "CodedCustomers", "closest_customers", "compile_now"]
+__all__ = ["NO_CUSTOMER", "Closest", "CodedCustomers", "compile_now"]

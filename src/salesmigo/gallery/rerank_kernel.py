@@ -10,10 +10,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from salesmigo.gallery.rerank import Closest, CodedCustomers
-
-_NO_CUSTOMER = -1
-
+from salesmigo.gallery.rerank import NO_CUSTOMER, Closest, CodedCustomers
 
 _Function = TypeVar("_Function", bound=Callable[..., object])
 
@@ -47,12 +44,15 @@ def closest(
     shortlist: int,
     k: int,
 ) -> Closest:
+    """The ``k`` closest customers of one query among the ``proposed`` codes (-1 for
+    none): the ``shortlist`` closest centroids kept, those customers measured by their
+    closest template (rows of ``vectors``). Squared distances, closest first."""
     customer, centroids, first_row, row_count, rows = coded
     codes = np.empty(len(proposed), dtype=np.int64)
     by_centroid = np.empty(len(proposed), dtype=np.float32)
     live = 0
     for code in proposed:
-        if code >= 0 and customer[code] != _NO_CUSTOMER:
+        if code >= 0 and customer[code] != NO_CUSTOMER:
             codes[live] = code
             by_centroid[live] = _squared(centroids, code, query)
             live += 1

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 from numba.core import caching
 
-from salesmigo.gallery.rerank import CodedCustomers, closest_customers
+from salesmigo.gallery.rerank import CodedCustomers
+from salesmigo.gallery.rerank_kernel import closest as closest_customers
 from salesmigo.gallery.rerank_kernel import compiled
 
 
 def test_closest_customers_ranks_the_shortlist_by_each_customers_closest_template() -> None:
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(60, 8)).astype(np.float32)
-    # Eight codes: customer 10 + code, rows 7 * code ... (code % 3 + 1 rows each).
+    # Eight codes: customer 10 + code, rows[3 * code:] (code % 3 + 1 of them each).
     row_count = np.array([c % 3 + 1 for c in range(8)], dtype=np.int64)
     first_row = np.arange(8, dtype=np.int64) * 3
     rows = rng.permutation(60)[:24].astype(np.int64)
