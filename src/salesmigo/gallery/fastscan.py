@@ -35,7 +35,8 @@ from numpy.typing import NDArray
 from salesmigo.gallery.customer_codes import CustomerCodes, CustomerGroups
 from salesmigo.gallery.exact import TableBackedIndex, checked, exact_search
 from salesmigo.gallery.index import CustomerHit, IndexKind
-from salesmigo.gallery.kernels import SPLIT_MIN_QUERIES, in_parallel, split_queries
+from salesmigo.gallery.kernels import SPLIT_MIN_QUERIES, split_queries
+from salesmigo.gallery.parallel import in_parallel
 from salesmigo.gallery.rerank import Closest
 from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
 

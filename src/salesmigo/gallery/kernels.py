@@ -16,9 +16,10 @@ Threads. faiss parallelises with OpenMP, whose threads spin at barriers; on a sh
 was 6x *slower* than on one, and batches 1.5-8x slower. So faiss always runs on one
 OpenMP thread here, and the parallelism is ours: a large scan is cut into as many parts
 as the caller's OpenMP thread count allows (``faiss.omp_get_max_threads()``: 2 on this
-machine, 1 under ``threadpoolctl`` limits), each part searched by a worker of a small
-pool (faiss releases the GIL), and the parts' top-k merged. When a core is busy this
-costs nothing; when both are free it nearly halves the time.
+machine, 1 under ``threadpoolctl`` limits), the parts searched side by side by the
+calling thread and helper threads (``gallery.parallel``; faiss releases the GIL), and
+the parts' top-k merged. When a core is busy this costs nothing; when both are free it
+nearly halves the time.
 
 faiss only switches to its BLAS path from 128,000 queries in this version. Lowered to 20
 (faiss's historical default), batches of a few hundred queries are 4-5x faster, but in
@@ -29,10 +30,8 @@ least 20 queries runs, and restored when none does.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import pairwise
 from typing import TypeVar
@@ -42,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.halves import Plane, join
+from salesmigo.gallery.parallel import in_parallel
 from salesmigo.gallery.simd_level import keep_bfloat16_exact
 
 BLAS_THRESHOLD = 20
@@ -61,23 +61,7 @@ SPLIT_BATCH_MIN_ROWS = 50_000
 _Result = TypeVar("_Result")
 # Squared distances and row numbers of the nearest rows, one line per query.
 Found = tuple[NDArray[np.float32], NDArray[np.int64]]
-_Item = TypeVar("_Item")
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 keep_bfloat16_exact()  # high_plane_knn relies on it (see gallery.simd_level)
-
-
-def _workers() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 2,
-                thread_name_prefix="gallery-scan",
-                initializer=faiss.omp_set_num_threads,
-                initargs=(1,),
-            )
-        return _pool
 
 
 def knn(queries: NDArray[np.float32], base: NDArray[np.float32], k: int) -> Found:
@@ -134,17 +118,6 @@ def one_omp_thread() -> Iterator[None]:
 def _one_thread(queries: NDArray[np.float32], base: NDArray[np.float32], k: int) -> Found:
     with one_omp_thread():
         return _faiss_knn(queries, base, k)
-
-
-def in_parallel(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
-    """``function`` over ``items`` on the pool's workers when more than one thread is
-    allowed (see the module docstring), else one after another in the calling thread."""
-    if max(1, faiss.omp_get_max_threads()) == 1 or len(items) < 2:
-        return [function(item) for item in items]
-    # The calling thread takes the last item itself: one hand-off fewer.
-    others = [_workers().submit(function, item) for item in items[:-1]]
-    last = function(items[-1])
-    return [future.result() for future in others] + [last]
 
 
 def _split_base(
@@ -245,7 +218,7 @@ def split_queries(
         return search(queries)
     chunks = np.array_split(queries, min(parts, len(queries) // (SPLIT_MIN_QUERIES // 2)))
     results: list[_Result] = []
-    for part in _workers().map(search, chunks):
+    for part in in_parallel(search, chunks):
         results.extend(part)
     return results
 
@@ -254,7 +227,7 @@ def _split_queries(
     queries: NDArray[np.float32], base: NDArray[np.float32], k: int, parts: int
 ) -> Found:
     chunks = np.array_split(queries, min(parts, len(queries) // (SPLIT_MIN_QUERIES // 2)))
-    found = list(_workers().map(lambda chunk: _faiss_knn(chunk, base, k), chunks))
+    found = in_parallel(lambda chunk: _faiss_knn(chunk, base, k), chunks)
     distances = np.concatenate([d for d, _ in found])
     rows = np.concatenate([i for _, i in found]).astype(np.int64)
     return distances, rows

@@ -1,0 +1,126 @@
+"""Parts of one search run side by side: the calling thread takes one, helper threads the
+others.
+
+A search split in two parts lasts as long as its slower part plus the hand-offs: waking
+a sleeping thread, and waking the caller again when it is done. ``concurrent.futures``
+adds a future, a queue and a condition variable to each; a :class:`Helper` is woken and
+waited for through two plain locks. On the project's 2-core machine a call that hands
+one of two 67 us parts over took 116 us at the median through an executor and 89 us
+through a helper; a fast-scan query at 1M templates, in interleaved blocks, 0.670
+against 0.655 ms (p99 0.962 against 0.940).
+
+A helper serves one caller at a time. When every helper is busy, with another request's
+search, the caller runs the part itself: the cores are busy anyway, and waiting for a
+helper would only add the wait.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TypeVar, cast
+
+import faiss
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+class Helper:
+    """A thread that runs one task at a time for whoever started it."""
+
+    def __init__(self, name: str) -> None:
+        self._free = threading.Lock()  # held from start to finish by the task's caller
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._task: Callable[[], object] | None = None
+        self._outcome: object = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def start(self, task: Callable[[], object]) -> bool:
+        """Begin ``task`` on this helper's thread, unless it is busy (then False)."""
+        if not self._free.acquire(blocking=False):
+            return False
+        self._task = task
+        self._go.release()
+        return True
+
+    def finish(self) -> object:
+        """What the started task returned, once it has (its exception raised here)."""
+        self._done.acquire()
+        outcome, error = self._outcome, self._error
+        self._task = self._outcome = self._error = None
+        self._free.release()
+        if error is not None:
+            raise error
+        return outcome
+
+    def _serve(self) -> None:
+        faiss.omp_set_num_threads(1)  # the parallelism is ours (gallery.kernels)
+        while True:
+            self._go.acquire()
+            task = self._task
+            assert task is not None
+            try:
+                self._outcome = task()
+            except BaseException as error:  # handed to the caller by finish()
+                self._error = error
+            self._done.release()
+
+
+_helpers: list[Helper] = []
+_helpers_lock = threading.Lock()
+
+
+def helpers() -> list[Helper]:
+    """One helper per core but the caller's, started on first use in each process."""
+    with _helpers_lock:
+        if not _helpers:
+            count = max(1, (os.cpu_count() or 2) - 1)
+            _helpers.extend(Helper(f"gallery-helper-{number}") for number in range(count))
+        return _helpers
+
+
+def _forget_helpers() -> None:
+    _helpers.clear()  # a forked child has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_helpers)
+
+
+def in_parallel(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+    """``function`` over ``items``, side by side on free helpers and the calling thread
+    when more than one thread is allowed (``faiss.omp_get_max_threads()``, 1 under
+    ``threadpoolctl`` limits), else one after another in the calling thread."""
+    if max(1, faiss.omp_get_max_threads()) == 1 or len(items) < 2:
+        return [function(item) for item in items]
+    started: dict[int, Helper] = {}
+    free = iter(helpers())
+    for at, item in enumerate(items[:-1]):
+        helper = next((h for h in free if h.start(partial(function, item))), None)
+        if helper is None:
+            break
+        started[at] = helper
+    results: dict[int, _Result] = {}
+    errors: list[BaseException] = []
+    try:
+        for at, item in enumerate(items):
+            if at not in started:
+                results[at] = function(item)
+    finally:
+        for at, helper in started.items():  # every helper finished and freed, come what may
+            try:
+                results[at] = cast(_Result, helper.finish())
+            except BaseException as error:
+                errors.append(error)
+    if errors:
+        raise errors[0]
+    return [results[at] for at in range(len(items))]
+
+
+__all__ = ["Helper", "helpers", "in_parallel"]

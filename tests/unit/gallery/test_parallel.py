@@ -1,0 +1,87 @@
+"""Parts of a search side by side: helper threads and the calling thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import faiss
+import pytest
+
+from salesmigo.gallery.kernels import one_omp_thread
+from salesmigo.gallery.parallel import Helper, helpers, in_parallel
+
+
+@pytest.fixture(autouse=True)
+def two_threads_allowed() -> Iterator[None]:
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    yield
+    faiss.omp_set_num_threads(previous)
+
+
+def _thread_of(item: int) -> tuple[int, str]:
+    return item * 10, threading.current_thread().name
+
+
+def test_parts_come_back_in_order_from_a_helper_and_the_calling_thread() -> None:
+    found = in_parallel(_thread_of, [1, 2])
+
+    assert [value for value, _ in found] == [10, 20]
+    assert found[0][1].startswith("gallery-helper-")
+    assert found[1][1] == threading.current_thread().name
+
+
+def test_parts_beyond_the_free_helpers_run_in_the_calling_thread() -> None:
+    items = list(range(len(helpers()) + 3))
+
+    found = in_parallel(_thread_of, items)
+
+    assert [value for value, _ in found] == [item * 10 for item in items]
+    assert found[-1][1] == found[-2][1] == threading.current_thread().name
+
+
+def test_a_busy_helper_is_not_waited_for() -> None:
+    release = threading.Event()
+    helper = Helper("busy-helper")
+    assert helper.start(release.wait)
+    try:
+        assert not helper.start(lambda: None)
+    finally:
+        release.set()
+        assert helper.finish() is True
+    assert helper.start(lambda: "again")
+    assert helper.finish() == "again"
+
+
+def test_one_thread_allowed_runs_every_part_in_the_calling_thread() -> None:
+    with one_omp_thread():
+        found = in_parallel(_thread_of, [1, 2, 3])
+
+    assert {name for _, name in found} == {threading.current_thread().name}
+
+
+def test_a_helpers_error_reaches_the_caller_and_the_helper_stays_usable() -> None:
+    def fail_on_one(item: int) -> int:
+        if item == 1:
+            raise ValueError("part one failed")
+        return item
+
+    with pytest.raises(ValueError, match="part one failed"):
+        in_parallel(fail_on_one, [1, 2])
+
+    assert in_parallel(fail_on_one, [3, 4]) == [3, 4]
+
+
+def test_the_callers_error_still_frees_the_helpers() -> None:
+    def fail_on_two(item: int) -> int:
+        if item == 2:
+            raise ValueError("part two failed")
+        return item
+
+    with pytest.raises(ValueError, match="part two failed"):
+        in_parallel(fail_on_two, [1, 2])
+
+    assert all(helper.start(lambda: None) for helper in helpers())
+    for helper in helpers():
+        helper.finish()
