@@ -51,6 +51,13 @@ TRAIN_MIN_CUSTOMERS = 256
 TRAIN_SAMPLE = 65_536
 RETRAIN_GROWTH = 4
 REBUILD_FRACTION = 0.2
+# A single query's shards are searched side by side from this many codes, one after the
+# other below. The hand-off costs more on some hosts than others. One query, side by side
+# against one after the other: on an AMD EPYC VM 0.35 against 0.24 ms at 3,400 codes
+# (10k templates), even at 10,000 and 33,000, 0.40 against 0.46 at 100,000 and 0.68
+# against 0.82 at 333,000; on an Intel Xeon VM 0.35 against 0.40 ms at 3,400 codes,
+# 0.53 against 0.68 at 33,000.
+PARALLEL_MIN_CODES = 10_000
 # Customers whose centroids are computed at a time (bounded temporaries).
 _CENTROID_CHUNK = 65_536
 _SEED = 1234
@@ -69,6 +76,7 @@ class FastScanIndex(TableBackedIndex):
         candidates: int = CANDIDATES,
         shortlist: int = SHORTLIST,
         train_min: int = TRAIN_MIN,
+        parallel_min_codes: int = PARALLEL_MIN_CODES,
         shards: Sequence[tuple[faiss.Index, NDArray[np.int64]]] | None = None,
         trained_on: int = 0,
     ) -> None:
@@ -76,6 +84,7 @@ class FastScanIndex(TableBackedIndex):
         self.candidates = candidates
         self.shortlist = shortlist
         self._train_min = train_min
+        self._parallel_min_codes = parallel_min_codes
         self._customer_rows = CustomerRows(self._table)
         self._codes: CustomerCodes | None = None
         self._trained_on = 0
@@ -159,10 +168,7 @@ class FastScanIndex(TableBackedIndex):
             return exact_search(self._table, queries, k)
         if len(queries) >= SPLIT_MIN_QUERIES:  # the batch is split over the pool instead
             return split_queries(lambda part: self._search_codes(part, k, False), queries)
-        # A single query's shards side by side, whatever the size: with the re-ranking
-        # compiled and free of the GIL, one query took 0.35 against 0.40 ms at 3,400 codes
-        # (10k templates), 0.53 against 0.68 at 33,000 and 0.71 against 0.94 at 100,000.
-        return self._search_codes(queries, k, True)
+        return self._search_codes(queries, k, self.coded >= self._parallel_min_codes)
 
     def _search_codes(
         self, queries: NDArray[np.float32], k: int, shards_in_parallel: bool

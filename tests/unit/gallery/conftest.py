@@ -25,8 +25,11 @@ def exact_index(dimension: int) -> SearchIndex:
 
 def wide_fastscan_index(dimension: int) -> SearchIndex:
     """Fast-scan codes from 256 templates on, proposing every customer of the small test
-    galleries as a candidate: exact in practice, with every code path exercised."""
-    return FastScanIndex(dimension, candidates=4096, shortlist=4096, train_min=256)
+    galleries as a candidate: exact in practice, with every code path exercised (a single
+    query's shards side by side too)."""
+    return FastScanIndex(
+        dimension, candidates=4096, shortlist=4096, train_min=256, parallel_min_codes=0
+    )
 
 
 @pytest.fixture(params=[exact_index, wide_fastscan_index], ids=["exact", "fastscan"])
