@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
 from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, LATENCY_QUERIES, RECALL_QUERIES
+from salesmigo.gallery.customer_codes import new_code_index
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
@@ -64,8 +65,8 @@ HNSW_EF_SEARCH = 512
 LOAD_BATCH = 50_000
 MODEL = "sface"
 CANDIDATE_SWEEP = (64, 128, 256, 512, 1024)
-# The bare faiss scan beside the fast-scan index: codes like its customer codes.
-BARE_SCAN_CODE = "PQ64x4fs"
+# The bare faiss scan beside the fast-scan index (codes like its customer codes) is
+# trained on this many of them.
 BARE_SCAN_SAMPLE = 65_536
 Progress = Callable[[str], None]
 
@@ -296,15 +297,15 @@ def _beside_bare_scan(
     progress: Progress,
 ) -> tuple[Latency, Latency | None]:
     """Single-query latencies of the fast-scan index and, once it scans codes, of faiss
-    ``IndexPQFastScan`` used directly over as many codes of the same kind (one per
-    person, ``BARE_SCAN_CODE``), taking turns query by query: the scan alone, without
+    ``IndexPQFastScan`` used directly over as many codes of the same kind and layout (one
+    per person, ``customer_codes.new_code_index``), taking turns: the scan alone, without
     re-ranking, so a reader sees how much of the index's time and tail is the scan's."""
     search = index.nearest_customers
     if not index.coded:
         progress(f"{len(gallery):,}: fast-scan search (exact below its training size)")
         return latencies(search, queries), None
     progress(f"{len(gallery):,}: fast-scan search, and a bare faiss fast-scan beside it")
-    bare = faiss.index_factory(gallery.centres.shape[1], BARE_SCAN_CODE)
+    bare = new_code_index(gallery.centres.shape[1])
     sample = np.random.default_rng(0).permutation(len(gallery.centres))[:BARE_SCAN_SAMPLE]
     with one_omp_thread():
         bare.train(gallery.centres[np.sort(sample)])

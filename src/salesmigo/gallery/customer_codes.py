@@ -40,7 +40,11 @@ from salesmigo.gallery.table import resized
 SUB_VECTORS = 64
 CODE_BITS = 4
 SHARDS = 2
-SEARCH_KERNEL = 13
+# Codes laid out in blocks of this many for the scan (faiss's default is 32). With faiss
+# choosing its kernel, one query over 167,000 codes took 0.224 ms at the median against
+# 0.299 with blocks of 32 and the kernel (13) chosen before, the same codes found; 50,000
+# codes 0.094 against 0.107; batches no slower.
+BLOCK = 128
 _ENCODE_CHUNK = 65_536
 _SEED = 1234
 _Scalar = TypeVar("_Scalar", bound=np.generic)
@@ -84,7 +88,6 @@ class CustomerCodes:
         self._code_of: dict[int, int] = {}
         self.dead = 0
         for number, shard in enumerate(self._shards):
-            shard.codes.implem = SEARCH_KERNEL  # type: ignore[attr-defined]
             live = np.flatnonzero(shard.customer[: shard.size] != NO_CUSTOMER)
             self._code_of.update(
                 zip(shard.customer[live].tolist(), ((number << 40) + live).tolist(), strict=True)
@@ -94,7 +97,7 @@ class CustomerCodes:
     @classmethod
     def trained(cls, dimension: int, sample: NDArray[np.float32]) -> CustomerCodes:
         """Empty codes whose codebooks are trained on these centroids."""
-        codes = faiss.IndexPQFastScan(dimension, math.gcd(dimension, SUB_VECTORS), CODE_BITS)
+        codes = new_code_index(dimension)
         codes.pq.cp.seed = _SEED
         with one_omp_thread():  # deterministic and polite on a shared machine
             codes.train(np.ascontiguousarray(sample, dtype=np.float32))
@@ -232,6 +235,13 @@ class CustomerCodes:
         ]
 
 
+def new_code_index(dimension: int) -> faiss.IndexPQFastScan:
+    """An empty, untrained faiss index of the codes this module keeps."""
+    return faiss.IndexPQFastScan(
+        dimension, math.gcd(dimension, SUB_VECTORS), CODE_BITS, faiss.METRIC_L2, BLOCK
+    )
+
+
 def _empty_shard(codes: faiss.Index) -> _Shard:
     empty = np.empty(0, dtype=np.int64)
     return _Shard(
@@ -246,4 +256,4 @@ def _grown(array: NDArray[_Scalar], size: int) -> NDArray[_Scalar]:
     return resized(array, max(size, len(array) + len(array) // 4), len(array))
 
 
-__all__ = ["CustomerCodes", "CustomerGroups"]
+__all__ = ["CustomerCodes", "CustomerGroups", "new_code_index"]
