@@ -26,6 +26,7 @@ fifth of them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import faiss
@@ -185,17 +186,15 @@ class FastScanIndex(TableBackedIndex):
         shards = range(codes.shards)
         found = in_parallel(closest, shards) if shards_in_parallel else list(map(closest, shards))
         results: list[list[CustomerHit]] = []
-        # A customer has one live code, so the shards' customers are distinct.
+        # A customer has one live code, so the shards' customers are distinct. A handful
+        # of hits: sorted as Python pairs, in half the time numpy's calls take.
         for query, parts in zip(queries, zip(*found, strict=True), strict=True):
-            squared = np.concatenate([part[0] for part in parts])
-            customers = np.concatenate([part[1] for part in parts])
-            order = np.argsort(squared, kind="stable")[:k]
-            hits = [
-                CustomerHit(customer, float(np.sqrt(max(distance, 0.0))))
-                for distance, customer in zip(
-                    squared[order].tolist(), customers[order].tolist(), strict=True
-                )
-            ]
+            ranked = sorted(
+                (distance, customer)
+                for squared, customers in parts
+                for distance, customer in zip(squared.tolist(), customers.tolist(), strict=True)
+            )[:k]
+            hits = [CustomerHit(customer, math.sqrt(max(d, 0.0))) for d, customer in ranked]
             if len(hits) < k:  # the codes proposed too few customers: rare, answer exactly
                 hits = exact_search(self._table, query[None], k)[0]
             results.append(hits)
