@@ -49,7 +49,10 @@ def gallery(
         int, typer.Option(min=10, help="Queries for recall and batches.")
     ] = RECALL_QUERIES,
     latency_queries: Annotated[
-        int, typer.Option(min=10, help="Timed single queries.")
+        int,
+        typer.Option(
+            min=10, help="Timed single queries (the approximate indexes time at least 2,000)."
+        ),
     ] = LATENCY_QUERIES,
     no_ann: Annotated[
         bool, typer.Option("--no-ann", help="Skip the approximate (fast-scan) index.")

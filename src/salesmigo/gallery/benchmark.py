@@ -37,7 +37,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.config import GallerySettings, ModelMatching, SFaceMatching
-from salesmigo.gallery.benchmark_report import DEFAULT_SIZES, LATENCY_QUERIES, RECALL_QUERIES
+from salesmigo.gallery.benchmark_report import (
+    APPROXIMATE_LATENCY_QUERIES,
+    DEFAULT_SIZES,
+    LATENCY_QUERIES,
+    RECALL_QUERIES,
+)
 from salesmigo.gallery.customer_codes import new_code_index
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
@@ -233,7 +238,7 @@ def _measure_ann(
         )
     state.ann_build_s += time.perf_counter() - began
     ann_index = state.ann
-    latency_set = queries.vectors[: max(config.latency_queries, 500)]
+    latency_set = _approximate_timed(queries, config)
     ann, bare = _beside_bare_scan(gallery, ann_index, latency_set, progress)
     ann_1t = in_single_thread(
         lambda: latencies(lambda q: ann_index.nearest_customers(q), latency_set)
@@ -345,7 +350,7 @@ def _measure_hnsw(
         with one_omp_thread():
             return graph.search(query[None], 1, params=params)
 
-    latency = latencies(search, queries.vectors[: max(config.latency_queries, 500)])
+    latency = latencies(search, _approximate_timed(queries, config))
     _, nodes = graph.search(queries.vectors, 1, params=params)
     found = [
         [CustomerHit(int(gallery.customer_ids[node]), 0.0)] if node >= 0 else []
@@ -362,6 +367,11 @@ def _measure_hnsw(
 
 
 # -- measurements ----------------------------------------------------------------------
+
+
+def _approximate_timed(queries: SyntheticQueries, config: BenchmarkConfig) -> NDArray[np.float32]:
+    """The queries an approximate index is timed on, one at a time."""
+    return queries.vectors[: max(config.latency_queries, APPROXIMATE_LATENCY_QUERIES)]
 
 
 def _flat_one_thread(flat: faiss.IndexFlatL2, query: NDArray[np.float32]) -> object:
