@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import faiss
 import pytest
@@ -61,26 +61,26 @@ def test_one_thread_allowed_runs_every_part_in_the_calling_thread() -> None:
     assert {name for _, name in found} == {threading.current_thread().name}
 
 
-def test_a_helpers_error_reaches_the_caller_and_the_helper_stays_usable() -> None:
-    def fail_on_one(item: int) -> int:
-        if item == 1:
-            raise ValueError("part one failed")
+def _failing_on(bad: int) -> Callable[[int], int]:
+    def part(item: int) -> int:
+        if item == bad:
+            raise ValueError(f"part {item} failed")
         return item
 
-    with pytest.raises(ValueError, match="part one failed"):
-        in_parallel(fail_on_one, [1, 2])
+    return part
 
-    assert in_parallel(fail_on_one, [3, 4]) == [3, 4]
+
+def test_a_helpers_error_reaches_the_caller_and_the_helper_stays_usable() -> None:
+    # The first part goes to a helper, the last stays in the calling thread.
+    with pytest.raises(ValueError, match="part 1 failed"):
+        in_parallel(_failing_on(1), [1, 2])
+
+    assert in_parallel(_failing_on(1), [3, 4]) == [3, 4]
 
 
 def test_the_callers_error_still_frees_the_helpers() -> None:
-    def fail_on_two(item: int) -> int:
-        if item == 2:
-            raise ValueError("part two failed")
-        return item
-
-    with pytest.raises(ValueError, match="part two failed"):
-        in_parallel(fail_on_two, [1, 2])
+    with pytest.raises(ValueError, match="part 2 failed"):
+        in_parallel(_failing_on(2), [1, 2])
 
     assert all(helper.start(lambda: None) for helper in helpers())
     for helper in helpers():
