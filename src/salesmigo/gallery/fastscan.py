@@ -167,7 +167,7 @@ class FastScanIndex(TableBackedIndex):
     def _search(self, queries: NDArray[np.float32], k: int) -> list[list[CustomerHit]]:
         if self._codes is None or self._table.live < self._train_min or k < 1 or not len(queries):
             return exact_search(self._table, queries, k)
-        if len(queries) >= SPLIT_MIN_QUERIES:  # the batch is split over the pool instead
+        if len(queries) >= SPLIT_MIN_QUERIES:  # the batch is split over the threads instead
             return split_queries(lambda part: self._search_codes(part, k, False), queries)
         return self._search_codes(queries, k, self.coded >= self._parallel_min_codes)
 
