@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.config import GallerySettings, ModelMatching
+from salesmigo.gallery import customer_codes
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.gallery import Gallery
@@ -339,6 +340,11 @@ def _fastscan(
     trained_on = arrays.get((model, "trained_on"))
     if trained_on is None or trained_on.shape != (1,):
         raise SnapshotError(f"{model}: fast-scan codes without their training size")
+    if any(getattr(codes, "bbs", None) != customer_codes.BLOCK for codes, _ in shards):
+        # Codes laid out as before blocks of BLOCK: they would search correctly but more
+        # slowly until their next rebuild, so they are made again now (seconds at 1M).
+        logger.info("%s: fast-scan codes in an older layout; encoding them again", model)
+        return FastScanIndex(dimension, table)
     try:
         return FastScanIndex(dimension, table, shards=shards, trained_on=int(trained_on[0]))
     except ValueError as error:

@@ -7,11 +7,12 @@ import logging
 import struct
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from salesmigo.config import GallerySettings
-from salesmigo.gallery import persist
+from salesmigo.gallery import customer_codes, persist
 from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.gallery import Gallery, Template
 from salesmigo.gallery.persist import load_snapshot, save_snapshot, snapshot_path
@@ -85,6 +86,30 @@ def test_fastscan_codes_round_trip_without_being_rebuilt(
     with index.frozen() as saved, loaded.frozen() as restored:
         assert np.array_equal(saved["codes_0"], restored["codes_0"])
         assert np.array_equal(saved["code_customer_1"], restored["code_customer_1"])
+
+
+def test_fastscan_codes_in_an_older_layout_are_encoded_again_on_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faces = FaceSpace(seed=6).gallery(5000)  # enough for codes at the default training size
+    with monkeypatch.context() as before:
+        before.setattr(customer_codes, "BLOCK", 32)  # faiss's default, used until 2026-11
+        index = FastScanIndex(faces.vectors.shape[1])
+        index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+    settings = GallerySettings(index="fastscan")
+    original = Gallery.from_indexes(matching_for, settings, {"sface": index})
+    save_snapshot(original, tmp_path, revision=3, database_id="db-1")
+
+    gallery = _load(tmp_path, settings)
+
+    assert gallery is not None
+    loaded = gallery.index("sface")
+    assert isinstance(loaded, FastScanIndex)
+    with loaded.frozen() as restored:
+        codes = faiss.deserialize_index(np.asarray(restored["codes_0"], dtype=np.uint8))
+    assert getattr(codes, "bbs", None) == customer_codes.BLOCK != 32
+    queries = FaceSpace(seed=44).queries(faces, 40).vectors
+    assert gallery.identify_batch("sface", queries) == original.identify_batch("sface", queries)
 
 
 def test_a_fastscan_snapshot_loads_as_exact_when_the_settings_say_exact(
