@@ -47,7 +47,7 @@ def closest(
     """The ``k`` closest customers of one query among the ``proposed`` codes (-1 for
     none): the ``shortlist`` closest centroids kept, those customers measured by their
     closest template (rows of ``vectors``). Squared distances, closest first."""
-    kept = _shortlisted(query, proposed, coded.customer, coded.centroids, shortlist)
+    kept = _shortlisted(query, proposed, coded, shortlist)
     closest = _closest_templates(query, kept, coded, vectors)
     top = np.argpartition(closest, k - 1)[:k] if len(closest) > k else np.arange(len(closest))
     order = top[np.argsort(closest[top])]
@@ -58,11 +58,11 @@ def closest(
 def _shortlisted(
     query: NDArray[np.float32],
     proposed: NDArray[np.int64],
-    customer: NDArray[np.int64],
-    centroids: NDArray[np.float32],
+    coded: CodedCustomers,
     shortlist: int,
 ) -> NDArray[np.int64]:
     """The live codes among ``proposed`` whose centroids are the ``shortlist`` closest."""
+    customer, centroids = coded.customer, coded.centroids
     codes = np.empty(len(proposed), dtype=np.int64)
     by_centroid = np.empty(len(proposed), dtype=np.float32)
     live = 0
@@ -74,8 +74,8 @@ def _shortlisted(
     if live <= shortlist:
         return codes[:live]
     # numba's argsort took 16 us for 256 values, argpartition 4
-    closest: NDArray[np.int64] = np.argpartition(by_centroid[:live], shortlist - 1)[:shortlist]
-    return codes[closest]
+    nearest: NDArray[np.int64] = np.argpartition(by_centroid[:live], shortlist - 1)[:shortlist]
+    return codes[nearest]
 
 
 @compiled
