@@ -156,7 +156,7 @@ def _measure(
     progress(f"{size:,}: exact search, and faiss IndexFlatL2 beside it")
     flat = faiss.IndexFlatL2(gallery.vectors.shape[1])
     flat.add(gallery.vectors)
-    # Interleaved query by query, so both see the same load on a shared machine.
+    # Taking turns (gallery.latency.paired), so both see the same load on a shared machine.
     exact, flat_1t = paired(
         lambda q: state.exact.nearest_customers(q), lambda q: _flat_one_thread(flat, q), latency_set
     )
