@@ -61,19 +61,28 @@ def test_round_trip_gives_the_same_search_results(
     assert gallery.identify("sface", queries[0]).matched_customer_id == 10**6
 
 
+def _fastscan_round_trip(
+    index: FastScanIndex, folder: Path
+) -> tuple[Gallery, Gallery, FastScanIndex]:
+    """A gallery of this fast-scan index, that gallery saved and loaded again, and the
+    loaded gallery's index."""
+    settings = GallerySettings(index="fastscan")
+    original = Gallery.from_indexes(matching_for, settings, {"sface": index})
+    save_snapshot(original, folder, revision=3, database_id="db-1")
+    gallery = _load(folder, settings)
+    assert gallery is not None
+    loaded = gallery.index("sface")
+    assert isinstance(loaded, FastScanIndex)
+    return original, gallery, loaded
+
+
 def test_fastscan_codes_round_trip_without_being_rebuilt(
     tmp_path: Path, faces: SyntheticGallery
 ) -> None:
     index = FastScanIndex(faces.vectors.shape[1], train_min=1000)
     index.add(faces.template_ids, faces.customer_ids, faces.vectors)
     index.remove(faces.template_ids[::9])  # dead codes are saved as such
-    settings = GallerySettings(index="fastscan")
-    original = Gallery.from_indexes(matching_for, settings, {"sface": index})
-    save_snapshot(original, tmp_path, revision=3, database_id="db-1")
-    gallery = _load(tmp_path, settings)
-    assert gallery is not None
-    loaded = gallery.index("sface")
-    assert isinstance(loaded, FastScanIndex)
+    original, gallery, loaded = _fastscan_round_trip(index, tmp_path)
     assert loaded.coded == index.coded  # the very codes, dead ones included: nothing re-encoded
     queries = FaceSpace(seed=43).queries(faces, 80).vectors
     for after, before in zip(
@@ -96,15 +105,9 @@ def test_fastscan_codes_in_an_older_layout_are_encoded_again_on_loading(
         before.setattr(customer_codes, "BLOCK", 32)  # faiss's default, used until 2026-11
         index = FastScanIndex(faces.vectors.shape[1])
         index.add(faces.template_ids, faces.customer_ids, faces.vectors)
-    settings = GallerySettings(index="fastscan")
-    original = Gallery.from_indexes(matching_for, settings, {"sface": index})
-    save_snapshot(original, tmp_path, revision=3, database_id="db-1")
 
-    gallery = _load(tmp_path, settings)
+    original, gallery, loaded = _fastscan_round_trip(index, tmp_path)
 
-    assert gallery is not None
-    loaded = gallery.index("sface")
-    assert isinstance(loaded, FastScanIndex)
     with loaded.frozen() as restored:
         codes = faiss.deserialize_index(np.asarray(restored["codes_0"], dtype=np.uint8))
     assert getattr(codes, "bbs", None) == customer_codes.BLOCK != 32
