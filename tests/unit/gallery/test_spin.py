@@ -1,0 +1,41 @@
+"""Polling a counter another thread raises, with the GIL released."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from salesmigo.gallery.spin import wait_for
+
+
+def test_a_counter_already_there_is_not_waited_for() -> None:
+    counter = np.array([3], dtype=np.int64)
+
+    assert wait_for(counter, 2, 0)
+    assert wait_for(counter, 3, 1)
+
+
+def test_a_counter_nobody_raises_runs_out_of_polls() -> None:
+    counter = np.zeros(1, dtype=np.int64)
+
+    assert not wait_for(counter, 1, 1000)
+
+
+def test_a_counter_raised_by_another_thread_is_seen_while_polling() -> None:
+    counter = np.zeros(1, dtype=np.int64)
+    polling = threading.Event()
+    seen: list[bool] = []
+
+    def poll() -> None:
+        polling.set()
+        seen.append(wait_for(counter, 1, 200_000_000))  # minutes of polls: ends when seen
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    polling.wait()
+    counter[0] = 1  # the poller holds no GIL: this thread runs while it polls
+    poller.join(timeout=60)
+
+    assert not poller.is_alive()
+    assert seen == [True]
