@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -73,10 +74,9 @@ class _Shard:
     row_count: NDArray[np.int64]
     rows: NDArray[np.int64]
     rows_used: int = 0
-
-    @property
-    def size(self) -> int:
-        return int(self.codes.ntotal)
+    # Codes held, as ``codes.ntotal``, which a search reads without a call into faiss:
+    # each such call lets go of the GIL, and the other shard's thread may hold it by then.
+    size: int = 0
 
 
 class CustomerCodes:
@@ -187,6 +187,7 @@ class CustomerCodes:
         with one_omp_thread():
             for at in range(0, len(centroids), _ENCODE_CHUNK):  # bounded temporaries
                 shard.codes.add(np.ascontiguousarray(centroids[at : at + _ENCODE_CHUNK]))
+        shard.size = int(shard.codes.ntotal)
         first, size = shard.size - len(centroids), shard.size
         rows = groups.rows[groups.starts[start] : groups.starts[stop]]
         shard.rows = _grown(shard.rows, shard.rows_used + len(rows))
@@ -224,7 +225,9 @@ class CustomerCodes:
         part = self._shards[shard]
         if not part.size:
             return [(np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)) for _ in queries]
-        with one_omp_thread():
+        # One query is searched on one thread by faiss anyway: no OpenMP settings, which
+        # are calls into faiss (see _Shard.size).
+        with one_omp_thread() if len(queries) > 1 else nullcontext():
             _, found = part.codes.search(queries, min(candidates, part.size))
         coded = CodedCustomers(
             part.customer, part.centroids, part.first_row, part.row_count, part.rows
@@ -245,7 +248,13 @@ def new_code_index(dimension: int) -> faiss.IndexPQFastScan:
 def _empty_shard(codes: faiss.Index) -> _Shard:
     empty = np.empty(0, dtype=np.int64)
     return _Shard(
-        codes, empty, np.empty((0, codes.d), dtype=np.float32), empty, empty, empty.copy()
+        codes,
+        empty,
+        np.empty((0, codes.d), dtype=np.float32),
+        empty,
+        empty,
+        empty.copy(),
+        size=int(codes.ntotal),
     )
 
 
