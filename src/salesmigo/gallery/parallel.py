@@ -48,6 +48,7 @@ class Helper:
 
         spin.compile_now()
         self._wait_for = spin.wait_for
+        self._count_then_wait_for = spin.count_then_wait_for
         self._started = np.zeros(1, dtype=np.int64)  # tasks started and finished, counted
         self._finished = np.zeros(1, dtype=np.int64)  # for the other side to poll
         self._free = threading.Lock()  # held from start to finish by the task's caller
@@ -82,8 +83,8 @@ class Helper:
 
     def _serve(self) -> None:
         faiss.omp_set_num_threads(1)  # the parallelism is ours (gallery.kernels)
+        served = 0
         while True:
-            self._wait_for(self._started, self._finished[0] + 1, NEXT_TASK_POLLS)
             self._go.acquire()
             task = self._task
             assert task is not None
@@ -91,8 +92,11 @@ class Helper:
                 self._outcome = task()
             except BaseException as error:  # handed to the caller by finish()
                 self._error = error
-            self._finished[0] += 1
             self._done.release()
+            served += 1
+            # The caller polls for the count, then needs the GIL: counted once this
+            # thread has let go of it (see gallery.spin).
+            self._count_then_wait_for(self._finished, self._started, served + 1, NEXT_TASK_POLLS)
 
 
 _helpers: list[Helper] = []

@@ -39,9 +39,21 @@ def wait_for(counter: NDArray[np.int64], value: int, polls: int) -> bool:
     return bool(counter[0] >= value)
 
 
+@numba.njit(nogil=True)
+def count_then_wait_for(
+    count: NDArray[np.int64], counter: NDArray[np.int64], value: int, polls: int
+) -> bool:
+    """Add one to ``count[0]``, then :func:`wait_for`: the count is raised only once
+    the GIL is released, so whoever polls it and then needs the GIL finds it free (a
+    thread waiting for the GIL sleeps, and is as slow to wake as any other)."""
+    count[0] += 1
+    return wait_for(counter, value, polls)
+
+
 def compile_now() -> None:
-    """Compile :func:`wait_for` (a fraction of a second) before a search needs it."""
+    """Compile both functions (a fraction of a second) before a search needs them."""
     wait_for(np.ones(1, dtype=np.int64), 1, 1)
+    count_then_wait_for(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1, 1)
 
 
-__all__ = ["compile_now", "wait_for"]
+__all__ = ["compile_now", "count_then_wait_for", "wait_for"]

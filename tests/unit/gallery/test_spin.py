@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from salesmigo.gallery.spin import wait_for
+from salesmigo.gallery.spin import count_then_wait_for, wait_for
 
 
 def test_a_counter_already_there_is_not_waited_for() -> None:
@@ -39,3 +39,12 @@ def test_a_counter_raised_by_another_thread_is_seen_while_polling() -> None:
 
     assert not poller.is_alive()
     assert seen == [True]
+
+
+def test_counting_then_waiting_raises_the_count_first() -> None:
+    count = np.array([4], dtype=np.int64)
+    counter = np.array([1], dtype=np.int64)
+
+    assert not count_then_wait_for(count, counter, 2, 10)
+    assert count_then_wait_for(count, counter, 1, 10)
+    assert count[0] == 6
