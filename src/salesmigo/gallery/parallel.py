@@ -33,11 +33,11 @@ import numpy as np
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
-# Polls (gallery.spin; about 0.5 us each here) before sleeping: a helper waiting for its
-# next task (long enough for a caller's next query to arrive, back to back), and a caller
-# waiting for a helper's result (longer than the gap between two parts of one search).
-NEXT_TASK_POLLS = 300
-RESULT_POLLS = 4000
+# How long a helper polls for its next task before sleeping (long enough for a caller's
+# next query to arrive, back to back), and a caller for a helper's result (longer than
+# the gap between two parts of one search), in microseconds.
+NEXT_TASK_POLL_US = 150
+RESULT_POLL_US = 2000
 
 
 class Helper:
@@ -49,6 +49,8 @@ class Helper:
         spin.compile_now()
         self._wait_for = spin.wait_for
         self._count_then_wait_for = spin.count_then_wait_for
+        self._next_task_polls = spin.polls_for(NEXT_TASK_POLL_US)
+        self._result_polls = spin.polls_for(RESULT_POLL_US)
         self._started = np.zeros(1, dtype=np.int64)  # tasks started and finished, counted
         self._finished = np.zeros(1, dtype=np.int64)  # for the other side to poll
         self._free = threading.Lock()  # held from start to finish by the task's caller
@@ -72,7 +74,7 @@ class Helper:
 
     def finish(self) -> object:
         """What the started task returned, once it has (its exception raised here)."""
-        self._wait_for(self._finished, self._started[0], RESULT_POLLS)
+        self._wait_for(self._finished, self._started[0], self._result_polls)
         self._done.acquire()
         outcome, error = self._outcome, self._error
         self._task = self._outcome = self._error = None
@@ -96,7 +98,9 @@ class Helper:
             served += 1
             # The caller polls for the count, then needs the GIL: counted once this
             # thread has let go of it (see gallery.spin).
-            self._count_then_wait_for(self._finished, self._started, served + 1, NEXT_TASK_POLLS)
+            self._count_then_wait_for(
+                self._finished, self._started, served + 1, self._next_task_polls
+            )
 
 
 _helpers: list[Helper] = []

@@ -7,7 +7,9 @@ query, the helper for its part and the caller for the helper's result, so at 1M
 templates that was a sixth of a fast-scan query. :func:`wait_for` polls a counter
 instead, for a bounded number of polls, with the GIL released (so the thread it waits
 for can run Python meanwhile), yielding the core between polls to anything else that
-is ready to run. A poll took about 0.5 us here.
+is ready to run. A poll took about 0.5 us here, and may take a fifth of that on a host
+without a hypervisor between the process and the core: callers give a time, which
+:func:`polls_for` turns into polls at the rate measured once per process.
 
 Compiled by numba, imported only when helper threads are first started: the poll loop
 must run outside the interpreter, and ``sched_yield`` (called through ctypes) is an
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
+from functools import cache
 
 import numba
 import numpy as np
@@ -50,10 +54,29 @@ def count_then_wait_for(
     return wait_for(counter, value, polls)
 
 
+def polls_for(microseconds: float) -> int:
+    """About how many polls of :func:`wait_for` take this long here (at least one)."""
+    return max(1, round(microseconds * _polls_per_microsecond()))
+
+
+@cache
+def _polls_per_microsecond() -> float:
+    """Measured once: the fastest of a few runs of polls on a counter nobody raises."""
+    counter, polls = np.zeros(1, dtype=np.int64), 2000
+    wait_for(counter, 1, 1)  # compiled before it is timed
+    fastest = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        wait_for(counter, 1, polls)
+        fastest = min(fastest, time.perf_counter() - began)
+    return polls / max(fastest * 1e6, 1e-3)
+
+
 def compile_now() -> None:
-    """Compile both functions (a fraction of a second) before a search needs them."""
-    wait_for(np.ones(1, dtype=np.int64), 1, 1)
+    """Compile both functions and time the polls (a fraction of a second) before a
+    search needs them."""
+    _polls_per_microsecond()
     count_then_wait_for(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 1, 1)
 
 
-__all__ = ["compile_now", "count_then_wait_for", "wait_for"]
+__all__ = ["compile_now", "count_then_wait_for", "polls_for", "wait_for"]

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from salesmigo.gallery.spin import count_then_wait_for, wait_for
+from salesmigo.gallery.spin import count_then_wait_for, polls_for, wait_for
 
 
 def test_a_counter_already_there_is_not_waited_for() -> None:
@@ -48,3 +48,8 @@ def test_counting_then_waiting_raises_the_count_first() -> None:
     assert not count_then_wait_for(count, counter, 2, 10)
     assert count_then_wait_for(count, counter, 1, 10)
     assert count[0] == 6
+
+
+def test_a_longer_time_is_more_polls_and_any_time_at_least_one() -> None:
+    assert polls_for(0) == 1
+    assert 1 <= polls_for(10) <= polls_for(1000) <= polls_for(100_000)
