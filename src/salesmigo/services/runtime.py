@@ -114,7 +114,9 @@ class Runtime:
 
     def follow_gallery_changes(self) -> None:
         """Load the gallery now and keep it in step with other processes (for servers)."""
-        self._gallery_sync().start(self.engine)
+        sync = self._gallery_sync()
+        sync.start(self.engine)
+        sync.gallery.start_search_helpers()
 
     @property
     def enrolment_models(self) -> list[str]:

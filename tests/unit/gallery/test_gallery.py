@@ -7,6 +7,7 @@ import pytest
 
 from salesmigo.config import GallerySettings
 from salesmigo.gallery.gallery import Gallery, Template
+from salesmigo.gallery.kernels import SPLIT_BATCH_MIN_ROWS
 from salesmigo.gallery.synthetic import FaceSpace, SyntheticGallery
 from tests.unit.gallery.conftest import matching_for
 
@@ -105,3 +106,24 @@ def test_fastscan_setting_uses_that_index_from_the_first_template(
     gallery.add(_templates(faces)[:10])
     assert gallery.index_kind("sface") == "fastscan"
     assert gallery.identify("sface", faces.vectors[3]).matched_customer_id == faces.customer_ids[3]
+
+
+def test_search_helpers_start_with_a_gallery_only_if_its_searches_are_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr("salesmigo.gallery.gallery.helpers", lambda: started.append("now"))
+    faces = FaceSpace(seed=5).gallery(SPLIT_BATCH_MIN_ROWS)
+    gallery = Gallery(matching_for)
+    gallery.add_arrays(
+        "sface", faces.template_ids[:-1], faces.customer_ids[:-1], faces.vectors[:-1]
+    )
+
+    gallery.start_search_helpers()  # one row short: its searches run in one thread
+    assert started == []
+
+    gallery.add_arrays(
+        "sface", faces.template_ids[-1:], faces.customer_ids[-1:], faces.vectors[-1:]
+    )
+    gallery.start_search_helpers()
+    assert started == ["now"]
