@@ -17,7 +17,10 @@ sleeping at once (p99 0.74-1.38 against 0.81-1.54), at 100,000 0.18 against 0.25
 
 A helper serves one caller at a time. When every helper is busy, with another request's
 search, the caller runs the part itself: the cores are busy anyway, and waiting for a
-helper would only add the wait.
+helper would only add the wait. A helper that is merely late is waited for, though: when
+the host takes its vCPU away for milliseconds, a caller that took the part over left
+every query in the meantime to run all its parts on one core, and p99 at 1M templates
+got worse (0.70-1.02 ms against 0.62-1.15 waiting).
 """
 
 from __future__ import annotations
