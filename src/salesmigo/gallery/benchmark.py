@@ -15,7 +15,10 @@ ones (see ``synthetic``):
   (b) faiss ``IndexFlatL2`` used directly, (c) a faiss HNSW graph (``IndexHNSWSQ``,
   M=32) used directly, the approximate index this one replaced, up to ``HNSW_MAX_SIZE``,
   and (d) faiss ``IndexPQFastScan`` used directly over one code per person: the bare scan
-  inside the fast-scan index, without its exact re-ranking.
+  inside the fast-scan index, without its exact re-ranking;
+
+and, beside the fast-scan index, how steady the machine is (``host_steadiness``): p50 and
+p99 of fixed arithmetic lasting the index's median, on both threads at once.
 
 Galleries are prefixes of one synthetic gallery, and both indexes grow from one size to
 the next, so the largest build is paid once. Timings on a shared machine are noisy:
@@ -47,6 +50,7 @@ from salesmigo.gallery.customer_codes import new_code_index
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import CANDIDATES, SHORTLIST, FastScanIndex
 from salesmigo.gallery.gallery import Gallery
+from salesmigo.gallery.host_steadiness import fixed_work_rounds
 from salesmigo.gallery.index import CustomerHit, SearchIndex
 from salesmigo.gallery.kernels import one_omp_thread
 from salesmigo.gallery.latency import (
@@ -240,6 +244,8 @@ def _measure_ann(
     ann_index = state.ann
     latency_set = _approximate_timed(queries, config)
     ann, bare = _beside_bare_scan(gallery, ann_index, latency_set, progress)
+    progress(f"{size:,}: fixed work of the same length on both threads (the host's tail)")
+    host = fixed_work_rounds(ann.p50_ms)
     ann_1t = in_single_thread(
         lambda: latencies(lambda q: ann_index.nearest_customers(q), latency_set)
     )
@@ -277,6 +283,8 @@ def _measure_ann(
         "faiss_fastscan_p50_ms": None if bare is None else round(bare.p50_ms, 3),
         "faiss_fastscan_p99_ms": None if bare is None else round(bare.p99_ms, 3),
         "ann_ratio_vs_faiss_fastscan": None if bare is None else round(ann.p50_ms / bare.p50_ms, 3),
+        "host_fixed_work_p50_ms": round(host.p50_ms, 3),
+        "host_fixed_work_p99_ms": round(host.p99_ms, 3),
         "ann_1t_p50_ms": round(ann_1t.p50_ms, 3),
         "ann_1t_p99_ms": round(ann_1t.p99_ms, 3),
         "ann_batch_qps": round(ann_qps, 1),

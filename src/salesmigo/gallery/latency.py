@@ -54,7 +54,7 @@ def paired(
                 began = time.perf_counter()
                 search(queries[i])
                 times[which, i] = time.perf_counter() - began
-    return _latency(times[0]), _latency(times[1])
+    return summary(times[0]), summary(times[1])
 
 
 def latencies(search: Search, queries: NDArray[np.float32]) -> Latency:
@@ -67,10 +67,11 @@ def latencies(search: Search, queries: NDArray[np.float32]) -> Latency:
         began = time.perf_counter()
         search(query)
         times[i] = time.perf_counter() - began
-    return _latency(times)
+    return summary(times)
 
 
-def _latency(seconds: NDArray[np.float64]) -> Latency:
+def summary(seconds: NDArray[np.float64]) -> Latency:
+    """Median and 99th percentile of these times (seconds), in milliseconds."""
     return Latency(float(np.percentile(seconds, 50) * 1e3), float(np.percentile(seconds, 99) * 1e3))
 
 
@@ -105,4 +106,5 @@ __all__ = [
     "latencies",
     "paired",
     "single_thread",
+    "summary",
 ]

@@ -49,6 +49,8 @@ def test_run_benchmark_reports_every_key(tmp_path: Path) -> None:
     assert results[0]["faiss_fastscan_p50_ms"] is None
     assert results[1]["faiss_fastscan_p99_ms"] >= results[1]["faiss_fastscan_p50_ms"] > 0
     assert results[1]["ann_ratio_vs_faiss_fastscan"] > 0
+    for result in results:
+        assert result["host_fixed_work_p99_ms"] >= result["host_fixed_work_p50_ms"] > 0
     assert results[1]["ann_sweep"][0]["candidates"] == 64
     assert 0 <= results[1]["hnsw_recall_at_1"] <= 1
     assert messages
