@@ -78,6 +78,8 @@ class _Shard:
     # Codes held, as ``codes.ntotal``, which a search reads without a call into faiss:
     # each such call lets go of the GIL, and the other shard's thread may hold it by then.
     size: int = 0
+    # Where faiss's C++ index behind ``codes`` lives (gallery.shard_kernel).
+    address: int = 0
 
 
 class CustomerCodes:
@@ -208,6 +210,41 @@ class CustomerCodes:
 
     # -- search ------------------------------------------------------------------------
 
+    def closest_to_one(
+        self,
+        shard: int,
+        vectors: NDArray[np.float32],
+        query: NDArray[np.float32],
+        candidates: int,
+        shortlist: int,
+        k: int,
+        announce: NDArray[np.int64],
+    ) -> Closest:
+        """What :meth:`closest` finds for one query, in one compiled call with the GIL
+        released (gallery.shard_kernel), which first raises each ``announce`` counter by
+        one (gallery.parallel.beside_a_helper)."""
+        from salesmigo.gallery.shard_kernel import search_shard  # numba, as for closest
+
+        part = self._shards[shard]
+        if query.shape != (part.codes.d,) or query.dtype != np.float32:
+            raise ValueError(f"a query is {part.codes.d} float32 values")
+        query = np.ascontiguousarray(query)  # read by faiss's C++ as it lies in memory
+        if not part.size:
+            announce += 1
+            return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+        proposals = min(candidates, part.size)
+        return search_shard(
+            announce,
+            part.address,
+            query,
+            np.empty(proposals, dtype=np.int64),
+            np.empty(proposals, dtype=np.float32),
+            self._coded(part),
+            vectors,
+            shortlist,
+            k,
+        )
+
     def closest(
         self,
         shard: int,
@@ -230,13 +267,17 @@ class CustomerCodes:
         # are calls into faiss (see _Shard.size).
         with one_omp_thread() if len(queries) > 1 else nullcontext():
             _, found = part.codes.search(queries, min(candidates, part.size))
-        coded = CodedCustomers(
-            part.customer, part.centroids, part.first_row, part.row_count, part.rows
-        )
+        coded = self._coded(part)
         return [
             closest(query, proposed, coded, vectors, shortlist, k)
             for query, proposed in zip(queries, found, strict=True)
         ]
+
+    @staticmethod
+    def _coded(part: _Shard) -> CodedCustomers:
+        return CodedCustomers(
+            part.customer, part.centroids, part.first_row, part.row_count, part.rows
+        )
 
 
 def new_code_index(dimension: int) -> faiss.IndexPQFastScan:
@@ -256,6 +297,7 @@ def _empty_shard(codes: faiss.Index) -> _Shard:
         empty,
         empty.copy(),
         size=int(codes.ntotal),
+        address=int(codes.this),  # type: ignore[attr-defined]  # SWIG's, not in faiss's stubs
     )
 
 

@@ -37,7 +37,7 @@ from salesmigo.gallery.customer_codes import CustomerCodes, CustomerGroups
 from salesmigo.gallery.exact import TableBackedIndex, checked, exact_search
 from salesmigo.gallery.index import CustomerHit, IndexKind
 from salesmigo.gallery.kernels import SPLIT_MIN_QUERIES, split_queries
-from salesmigo.gallery.parallel import in_parallel
+from salesmigo.gallery.parallel import NO_ANNOUNCEMENT, beside_a_helper, in_parallel
 from salesmigo.gallery.rerank import Closest
 from salesmigo.gallery.table import DEAD, CustomerRows, TemplateTable
 
@@ -184,7 +184,13 @@ class FastScanIndex(TableBackedIndex):
             return codes.closest(shard, vectors, queries, candidates, shortlist, k)
 
         shards = range(codes.shards)
-        found = in_parallel(closest, shards) if shards_in_parallel else list(map(closest, shards))
+        if len(queries) == 1:
+            one = self._one_query(codes, queries[0], (candidates, shortlist, k), shards_in_parallel)
+            found = [[part] for part in one]
+        elif shards_in_parallel:
+            found = in_parallel(closest, shards)
+        else:
+            found = list(map(closest, shards))
         results: list[list[CustomerHit]] = []
         # A customer has one live code, so the shards' customers are distinct. A handful
         # of hits: sorted as Python pairs, in half the time numpy's calls take.
@@ -199,6 +205,30 @@ class FastScanIndex(TableBackedIndex):
                 hits = exact_search(self._table, query[None], k)[0]
             results.append(hits)
         return results
+
+    def _one_query(
+        self,
+        codes: CustomerCodes,
+        query: NDArray[np.float32],
+        counts: tuple[int, int, int],
+        shards_in_parallel: bool,
+    ) -> list[Closest]:
+        """Per shard, one query's closest customers (``counts``: candidates, shortlist and
+        k a shard), the first shard on this thread, the others on a helper beside it when
+        ``shards_in_parallel``."""
+        candidates, shortlist, k = counts
+        vectors = self._table.vectors
+
+        def shard(number: int, announce: NDArray[np.int64] = NO_ANNOUNCEMENT) -> Closest:
+            return codes.closest_to_one(number, vectors, query, candidates, shortlist, k, announce)
+
+        if not shards_in_parallel:
+            return [shard(number) for number in range(codes.shards)]
+        first, others = beside_a_helper(
+            lambda announce: shard(0, announce),
+            lambda: [shard(number) for number in range(1, codes.shards)],
+        )
+        return [first, *others]
 
     # -- code upkeep -------------------------------------------------------------------
 

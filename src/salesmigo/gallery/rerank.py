@@ -41,14 +41,16 @@ class CodedCustomers(NamedTuple):
 
 
 def compile_now() -> None:
-    """Import numba and compile the kernel (or load it from numba's cache) before the
-    first query needs it: seconds the first time, paid where codes are built or loaded."""
+    """Import numba and compile the kernels (or load them from numba's cache) before the
+    first query needs them: seconds the first time, paid where codes are built or loaded."""
     from salesmigo.gallery.rerank_kernel import closest  # imports numba: see that module
+    from salesmigo.gallery.shard_kernel import check_direct_scan
 
     none = np.full(1, NO_CUSTOMER, dtype=np.int64)
     nothing = np.zeros((1, 1), dtype=np.float32)
     coded = CodedCustomers(none, nothing, none, none, none)
     closest(np.zeros(1, dtype=np.float32), none, coded, nothing, 1, 1)
+    check_direct_scan()
 
 
 __all__ = ["NO_CUSTOMER", "Closest", "CodedCustomers", "compile_now"]

@@ -6,10 +6,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 import faiss
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from salesmigo.gallery.kernels import one_omp_thread
-from salesmigo.gallery.parallel import Helper, helpers, in_parallel
+from salesmigo.gallery.parallel import Helper, beside_a_helper, helpers, in_parallel
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +83,63 @@ def test_a_helpers_error_reaches_the_caller_and_the_helper_stays_usable() -> Non
 def test_the_callers_error_still_frees_the_helpers() -> None:
     with pytest.raises(ValueError, match="part 2 failed"):
         in_parallel(_failing_on(2), [1, 2])
+
+    assert all(helper.start(lambda: None) for helper in helpers())
+    for helper in helpers():
+        helper.finish()
+
+
+def _announcing(value: int) -> Callable[[NDArray[np.int64]], tuple[int, str]]:
+    def ours(announce: NDArray[np.int64]) -> tuple[int, str]:
+        announce += 1  # compiled code does this with the GIL released
+        return _thread_of(value)
+
+    return ours
+
+
+def test_beside_a_helper_runs_theirs_on_a_helper_and_ours_here() -> None:
+    for _ in range(3):  # announced tasks, one after another
+        ours, theirs = beside_a_helper(_announcing(1), lambda: _thread_of(2))
+
+        assert ours == (10, threading.current_thread().name)
+        assert theirs[0] == 20
+        assert theirs[1].startswith("gallery-helper-")
+
+
+def test_a_task_never_announced_still_runs_and_later_ones_are_announced() -> None:
+    ours, theirs = beside_a_helper(lambda announce: "not announced", lambda: _thread_of(2))
+    assert (ours, theirs[0]) == ("not announced", 20)  # woken through its lock instead
+
+    helper = helpers()[0]
+    assert helper.start(lambda: "next", announce=False)
+    helper.announcement[0] += 1
+    assert helper.finish() == "next"
+
+
+def test_with_one_thread_allowed_theirs_runs_here_after_ours() -> None:
+    order: list[str] = []
+
+    def ours(announce: NDArray[np.int64]) -> str:
+        order.append("ours")
+        return threading.current_thread().name
+
+    def theirs() -> str:
+        order.append("theirs")
+        return threading.current_thread().name
+
+    with one_omp_thread():
+        found = beside_a_helper(ours, theirs)
+
+    assert found == (threading.current_thread().name,) * 2
+    assert order == ["ours", "theirs"]
+
+
+def test_an_error_in_ours_still_frees_the_helper() -> None:
+    def ours(announce: NDArray[np.int64]) -> None:
+        raise ValueError("ours failed")
+
+    with pytest.raises(ValueError, match="ours failed"):
+        beside_a_helper(ours, lambda: None)
 
     assert all(helper.start(lambda: None) for helper in helpers())
     for helper in helpers():
