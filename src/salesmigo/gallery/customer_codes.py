@@ -223,7 +223,7 @@ class CustomerCodes:
         """What :meth:`closest` finds for one query, in one compiled call with the GIL
         released (gallery.shard_kernel), which first raises each ``announce`` counter by
         one (gallery.parallel.beside_a_helper)."""
-        from salesmigo.gallery.shard_kernel import search_shard  # numba, as for closest
+        from salesmigo.gallery.shard_kernel import FAST_SCAN_SEARCH, search_shard  # numba
 
         part = self._shards[shard]
         if query.shape != (part.codes.d,) or query.dtype != np.float32:
@@ -234,6 +234,7 @@ class CustomerCodes:
             return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
         proposals = min(candidates, part.size)
         return search_shard(
+            FAST_SCAN_SEARCH,
             announce,
             part.address,
             query,

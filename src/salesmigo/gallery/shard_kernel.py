@@ -24,15 +24,15 @@ catch): its only checks, a positive ``k`` and a known metric, hold for every cal
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.rerank import Closest, CodedCustomers
-from salesmigo.gallery.rerank_kernel import closest
+from salesmigo.gallery.rerank_kernel import closest, compiled
 
 _SEARCH_SYMBOL = "_ZNK5faiss13IndexFastScan6searchElPKflPfPlPKNS_16SearchParametersE"
 _PROBE_DIMENSION = 16
@@ -59,11 +59,14 @@ def _fast_scan_search() -> ctypes._NamedFuncPointer:
     return search
 
 
-_search = _fast_scan_search()
+# Passed to search_shard rather than read as a global, so that numba can cache the kernel
+# (a global ctypes function would be compiled in as this process's address).
+FAST_SCAN_SEARCH = _fast_scan_search()
 
 
-@numba.njit(nogil=True)  # not cached: numba cannot cache a call through ctypes
+@compiled
 def search_shard(
+    scan: Callable[..., None],
     announce: NDArray[np.int64],
     codes_address: int,
     query: NDArray[np.float32],
@@ -75,13 +78,14 @@ def search_shard(
     k: int,
 ) -> Closest:
     """Raise each of the ``announce`` counters by one, scan the shard's codes (the faiss
-    index at ``codes_address``) for the ``len(proposed)`` best, and re-rank them
+    index at ``codes_address``, with ``scan``: :data:`FAST_SCAN_SEARCH`) for the
+    ``len(proposed)`` best, and re-rank them
     (``rerank_kernel.closest``). ``proposed`` and ``scanned`` are the scan's output
     buffers; ``query`` is contiguous, of the codes' dimension; ``len(proposed)`` is at
     least 1 and at most the codes held."""
     for at in range(len(announce)):
         announce[at] += 1
-    _search(
+    scan(
         codes_address,
         1,
         query.ctypes.data,
@@ -109,7 +113,7 @@ def check_direct_scan() -> None:
     proposed = np.empty(_PROBE_K, dtype=np.int64)
     scanned = np.empty(_PROBE_K, dtype=np.float32)
     address = int(probe.this)  # type: ignore[attr-defined]  # SWIG's, not in faiss's stubs
-    search_shard(none, address, query, proposed, scanned, coded, points, 1, 1)
+    search_shard(FAST_SCAN_SEARCH, none, address, query, proposed, scanned, coded, points, 1, 1)
     if not np.array_equal(proposed, expected[0]):
         raise DirectScanUnavailable(
             "faiss's fast-scan search, called directly, proposed other codes than its "
@@ -117,4 +121,4 @@ def check_direct_scan() -> None:
         )
 
 
-__all__ = ["DirectScanUnavailable", "check_direct_scan", "search_shard"]
+__all__ = ["FAST_SCAN_SEARCH", "DirectScanUnavailable", "check_direct_scan", "search_shard"]
