@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 from salesmigo.gallery.latency import Search, paired
 
 
-def test_paired_searches_take_turns_a_block_at_a_time_on_every_query() -> None:
+def test_paired_searches_take_turns_a_block_at_a_time_each_warmed_first() -> None:
     queries = np.arange(7, dtype=np.float32).reshape(7, 1)
     calls: list[tuple[str, int]] = []
 
@@ -19,15 +19,20 @@ def test_paired_searches_take_turns_a_block_at_a_time_on_every_query() -> None:
 
         return run
 
-    first, second = paired(search("a"), search("b"), queries, block=3)
+    first, second = paired(search("a"), search("b"), queries, block=3, warmup=2)
 
-    warm_up = [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    warm_up = [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+
+    def turn(name: str, timed: tuple[int, ...]) -> list[tuple[str, int]]:
+        return [(name, 0), (name, 1)] + [(name, q) for q in timed]  # untimed ones first
+
     turns = (
-        [("a", q) for q in (0, 1, 2)]
-        + [("b", q) for q in (0, 1, 2)]
-        + [("b", q) for q in (3, 4, 5)]
-        + [("a", q) for q in (3, 4, 5)]
-        + [("a", 6), ("b", 6)]
+        turn("a", (0, 1, 2))
+        + turn("b", (0, 1, 2))
+        + turn("b", (3, 4, 5))
+        + turn("a", (3, 4, 5))
+        + turn("a", (6,))
+        + turn("b", (6,))
     )
     assert calls == warm_up + turns
     assert 0 <= first.p50_ms <= first.p99_ms
