@@ -10,7 +10,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salesmigo.gallery.index import CustomerHit, IndexArrays, IndexKind, distinct_customers
-from salesmigo.gallery.kernels import BLAS_THRESHOLD, high_plane_knn, joined_knn, knn
+from salesmigo.gallery.kernels import (
+    BLAS_THRESHOLD,
+    SPLIT_BATCH_MIN_ROWS,
+    high_plane_knn,
+    joined_knn,
+    knn,
+)
 from salesmigo.gallery.rwlock import ReadWriteLock
 from salesmigo.gallery.split_table import SplitTemplateTable
 from salesmigo.gallery.table import DEAD, TemplateTable
@@ -55,6 +61,10 @@ class TableBackedIndex:
 
     def __len__(self) -> int:
         return self._table.live
+
+    @property
+    def splits_searches(self) -> bool:
+        return len(self) >= SPLIT_BATCH_MIN_ROWS  # where exact searches split (kernels)
 
     def __contains__(self, template_id: int) -> bool:
         with self._lock.read():

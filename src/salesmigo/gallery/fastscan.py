@@ -101,6 +101,12 @@ class FastScanIndex(TableBackedIndex):
         return self._table.nbytes + self._customer_rows.nbytes + codes
 
     @property
+    def splits_searches(self) -> bool:
+        if self._codes is None:  # searched exactly
+            return super().splits_searches
+        return self.coded >= self._parallel_min_codes
+
+    @property
     def coded(self) -> int:
         """Customer codes held (live or dead); 0 while the index searches exactly."""
         return self._codes.coded if self._codes is not None else 0

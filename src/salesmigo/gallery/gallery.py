@@ -15,7 +15,6 @@ from salesmigo.gallery.decision import Identification, decide
 from salesmigo.gallery.exact import ExactIndex
 from salesmigo.gallery.fastscan import FastScanIndex
 from salesmigo.gallery.index import IndexKind, SearchIndex
-from salesmigo.gallery.kernels import SPLIT_BATCH_MIN_ROWS
 from salesmigo.gallery.parallel import helpers
 from salesmigo.gallery.table import DEAD
 
@@ -117,10 +116,10 @@ class Gallery:
         return frozenset() if index is None else index.customer_set()
 
     def start_search_helpers(self) -> None:
-        """Start the threads that split a search (gallery.parallel) now, if an index is
-        large enough for its searches to be split: starting them imports numba, a second
-        or two that the first such search would otherwise wait."""
-        if any(len(index) >= SPLIT_BATCH_MIN_ROWS for index in list(self._indexes.values())):
+        """Start the threads that split a search (gallery.parallel) now, if an index
+        splits its searches: starting them imports numba, a second or two that the first
+        such search would otherwise wait."""
+        if any(index.splits_searches for index in list(self._indexes.values())):
             helpers()
 
     # -- changes -----------------------------------------------------------------------

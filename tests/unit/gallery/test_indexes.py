@@ -260,3 +260,19 @@ def test_fastscan_shards_searched_side_by_side_give_the_same_answers(
             assert_same_hits(side_by_side, brute_force(faces.customer_ids, faces.vectors, query, 2))
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def test_an_index_says_whether_one_query_is_split_over_threads(faces: SyntheticGallery) -> None:
+    dimension = faces.vectors.shape[1]
+    coded_from_codes = FastScanIndex(dimension, train_min=256, parallel_min_codes=500)
+    coded_one_by_one = FastScanIndex(dimension, train_min=256, parallel_min_codes=10**6)
+    not_yet_coded = FastScanIndex(dimension)  # 3,000 templates: below its training size
+    exact = ExactIndex(dimension)  # split from 50,000 templates
+    for index in (coded_from_codes, coded_one_by_one, not_yet_coded, exact):
+        index.add(faces.template_ids, faces.customer_ids, faces.vectors)
+
+    assert coded_from_codes.coded >= 500
+    assert coded_from_codes.splits_searches
+    assert not coded_one_by_one.splits_searches
+    assert not not_yet_coded.splits_searches
+    assert not exact.splits_searches
