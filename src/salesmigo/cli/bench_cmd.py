@@ -129,6 +129,7 @@ def _table(results: list[dict[str, Any]]) -> Table:
         ("batch q/s", "batch_qps"),
         ("fast-scan p50", "ann_p50_ms"),
         ("fast-scan p99", "ann_p99_ms"),
+        ("fixed work p99", "host_fixed_work_p99_ms"),  # the host's own tail, as long
         ("recall@1", "ann_recall_at_1"),
         ("HNSW p99", "hnsw_p99_ms"),
         ("HNSW recall@1", "hnsw_recall_at_1"),
