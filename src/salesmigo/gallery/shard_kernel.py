@@ -17,8 +17,10 @@ first argument. Every argument is passed as a 64-bit integer, as pointers are on
 64-bit ABIs faiss's wheels are built for. :func:`check_direct_scan` compares it with
 faiss's Python search on a probe index when the kernel is compiled: a faiss without the
 symbol, or one that answers differently, fails there with a sentence rather than
-answering wrongly later. A call never throws a C++ exception (which ctypes could not
-catch): its only checks, a positive ``k`` and a known metric, hold for every call made.
+answering wrongly later. A call must never throw a C++ exception, which ctypes could not
+catch: its checks (a positive ``k``, no search parameters, a trained index) hold for every
+call made here (``CustomerCodes.closest_to_one`` asks for at most the codes held, at
+least one).
 """
 
 from __future__ import annotations
@@ -79,10 +81,9 @@ def search_shard(
 ) -> Closest:
     """Raise each of the ``announce`` counters by one, scan the shard's codes (the faiss
     index at ``codes_address``, with ``scan``: :data:`FAST_SCAN_SEARCH`) for the
-    ``len(proposed)`` best, and re-rank them
-    (``rerank_kernel.closest``). ``proposed`` and ``scanned`` are the scan's output
-    buffers; ``query`` is contiguous, of the codes' dimension; ``len(proposed)`` is at
-    least 1 and at most the codes held."""
+    ``len(proposed)`` best, and re-rank them (``rerank_kernel.closest``). ``proposed``
+    and ``scanned`` are the scan's output buffers; ``query`` is contiguous, of the codes'
+    dimension; ``len(proposed)`` is at least 1 and at most the codes held."""
     for at in range(len(announce)):
         announce[at] += 1
     scan(
