@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -226,8 +225,9 @@ class CustomerCodes:
         from salesmigo.gallery.shard_kernel import FAST_SCAN_SEARCH, search_shard  # numba
 
         part = self._shards[shard]
-        if query.shape != (part.codes.d,) or query.dtype != np.float32:
-            raise ValueError(f"a query is {part.codes.d} float32 values")
+        dimension = part.centroids.shape[1]  # codes.d, without a call into faiss
+        if query.shape != (dimension,) or query.dtype != np.float32:
+            raise ValueError(f"a query is {dimension} float32 values")
         query = np.ascontiguousarray(query)  # read by faiss's C++ as it lies in memory
         if not part.size:
             announce += 1
@@ -255,18 +255,16 @@ class CustomerCodes:
         shortlist: int,
         k: int,
     ) -> list[Closest]:
-        """Per query, the ``k`` closest customers of one shard by their closest template
-        (row of ``vectors``, the table's): the ``candidates`` best codes are proposed, the
-        ``shortlist`` closest of their centroids kept, and every template of those
-        measured, exactly."""
+        """Per query of a batch (one query: :meth:`closest_to_one`), the ``k`` closest
+        customers of one shard by their closest template (row of ``vectors``, the
+        table's): the ``candidates`` best codes are proposed, the ``shortlist`` closest
+        of their centroids kept, and every template of those measured, exactly."""
         from salesmigo.gallery.rerank_kernel import closest  # numba, loaded by compile_now
 
         part = self._shards[shard]
         if not part.size:
             return [(np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)) for _ in queries]
-        # One query is searched on one thread by faiss anyway: no OpenMP settings, which
-        # are calls into faiss (see _Shard.size).
-        with one_omp_thread() if len(queries) > 1 else nullcontext():
+        with one_omp_thread():
             _, found = part.codes.search(queries, min(candidates, part.size))
         coded = self._coded(part)
         return [

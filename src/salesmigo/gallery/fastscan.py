@@ -189,10 +189,23 @@ class FastScanIndex(TableBackedIndex):
         def closest(shard: int) -> list[Closest]:
             return codes.closest(shard, vectors, queries, candidates, shortlist, k)
 
+        def closest_to_one(
+            shard: int, announce: NDArray[np.int64] = NO_ANNOUNCEMENT
+        ) -> list[Closest]:
+            query = queries[0]
+            return [codes.closest_to_one(shard, vectors, query, candidates, shortlist, k, announce)]
+
         shards = range(codes.shards)
-        if len(queries) == 1:
-            one = self._one_query(codes, queries[0], (candidates, shortlist, k), shards_in_parallel)
-            found = [[part] for part in one]
+        if len(queries) == 1 and shards_in_parallel:
+            # The first shard here, the others on a helper, which this thread's compiled
+            # call announces (gallery.parallel.beside_a_helper).
+            first, others = beside_a_helper(
+                lambda announce: closest_to_one(shards[0], announce),
+                lambda: [closest_to_one(shard) for shard in shards[1:]],
+            )
+            found = [first, *others]
+        elif len(queries) == 1:
+            found = list(map(closest_to_one, shards))
         elif shards_in_parallel:
             found = in_parallel(closest, shards)
         else:
@@ -211,30 +224,6 @@ class FastScanIndex(TableBackedIndex):
                 hits = exact_search(self._table, query[None], k)[0]
             results.append(hits)
         return results
-
-    def _one_query(
-        self,
-        codes: CustomerCodes,
-        query: NDArray[np.float32],
-        counts: tuple[int, int, int],
-        shards_in_parallel: bool,
-    ) -> list[Closest]:
-        """Per shard, one query's closest customers (``counts``: candidates, shortlist and
-        k a shard), the first shard on this thread, the others on a helper beside it when
-        ``shards_in_parallel``."""
-        candidates, shortlist, k = counts
-        vectors = self._table.vectors
-
-        def shard(number: int, announce: NDArray[np.int64] = NO_ANNOUNCEMENT) -> Closest:
-            return codes.closest_to_one(number, vectors, query, candidates, shortlist, k, announce)
-
-        if not shards_in_parallel:
-            return [shard(number) for number in range(codes.shards)]
-        first, others = beside_a_helper(
-            lambda announce: shard(0, announce),
-            lambda: [shard(number) for number in range(1, codes.shards)],
-        )
-        return [first, *others]
 
     # -- code upkeep -------------------------------------------------------------------
 
