@@ -149,11 +149,17 @@ def _forget_helpers() -> None:
 os.register_at_fork(after_in_child=_forget_helpers)
 
 
+def _threads_allowed() -> bool:
+    """More than one thread (``faiss.omp_get_max_threads()``, 1 under ``threadpoolctl``
+    limits)."""
+    return max(1, faiss.omp_get_max_threads()) > 1
+
+
 def in_parallel(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
     """``function`` over ``items``, side by side on free helpers and the calling thread
-    when more than one thread is allowed (``faiss.omp_get_max_threads()``, 1 under
-    ``threadpoolctl`` limits), else one after another in the calling thread."""
-    if max(1, faiss.omp_get_max_threads()) == 1 or len(items) < 2:
+    when more than one thread is allowed (:func:`_threads_allowed`), else one after
+    another in the calling thread."""
+    if not _threads_allowed() or len(items) < 2:
         return [function(item) for item in items]
     started: dict[int, Helper] = {}
     free = iter(helpers())
@@ -192,7 +198,7 @@ def beside_a_helper(
     only one thread is allowed or every helper is busy, and ``theirs`` then runs after
     ``ours`` on the calling thread."""
     helper = None
-    if max(1, faiss.omp_get_max_threads()) > 1:
+    if _threads_allowed():
         helper = next((h for h in helpers() if h.start(theirs, announce=False)), None)
     if helper is None:
         return ours(NO_ANNOUNCEMENT), theirs()
