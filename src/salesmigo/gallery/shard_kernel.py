@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import faiss
@@ -98,6 +99,7 @@ def search_shard(
     return closest(query, proposed, coded, vectors, shortlist, k)
 
 
+@cache  # once a process: codes are built (and rebuilt) many times, the faiss the same
 def check_direct_scan() -> None:
     """Compile :func:`search_shard` and check that its scan proposes what faiss's Python
     search does on a probe index (raises :class:`DirectScanUnavailable` if not)."""
